@@ -85,9 +85,15 @@ class AmcTuiError(Exception):
 
 
 class TransientError(AmcTuiError):
-    """A failure that may go away if the same call is made again later."""
+    """A failure that may go away if the same call is made again later.
+
+    ``may_have_taken_effect`` is False only when the request surely never reached
+    AMC (connection refused, throttled): a create that failed so needs no look-up
+    before it is retried.
+    """
 
     transient = True
+    may_have_taken_effect = True
 
 
 class PermanentError(AmcTuiError):
@@ -103,6 +109,7 @@ class ThrottledError(TransientError):
     """HTTP 429.  ``retry_after`` is the server's minimum wait in seconds, if given."""
 
     category = ErrorCategory.THROTTLED
+    may_have_taken_effect = False
 
     def __init__(
         self, user_message: str | None = None, *, detail: str = "", retry_after: float | None = None

@@ -1,0 +1,7 @@
+"""``python -m amc_tui``: the same as the ``amc-tui`` command."""
+
+import sys
+
+from amc_tui.cli import main
+
+sys.exit(main())
