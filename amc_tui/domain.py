@@ -243,9 +243,11 @@ class TimeWindow(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _naive(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is not None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
             raise ValueError("times are sent to AMC without a zone; give the zone in timezone")
-        return value
+        return value.replace(microsecond=0)  # AMC's format has whole seconds
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -1,0 +1,362 @@
+"""The SQL of every history-store operation, as plain synchronous functions.
+
+Each function takes the store's connection and runs on the store's worker thread
+(:class:`~amc_tui.store.history.HistoryStore` calls them; nothing else should).
+Writes run inside one :func:`~amc_tui.store.database.write_transaction` each, so
+a state change is checked against the state machine and applied atomically, and is
+on disk when the function returns.  Counts for the history page are computed in SQL
+from the ``executions_by_batch`` covering index; executions are never loaded for them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from amc_tui.domain import (
+    TERMINAL_BATCH_STATUSES,
+    Attempt,
+    Batch,
+    BatchStatus,
+    BatchSummary,
+    Execution,
+    ExecutionStatus,
+    check_batch_transition,
+    check_execution_transition,
+    utc_now,
+)
+from amc_tui.errors import ErrorCategory, IllegalTransitionError, StoreError
+from amc_tui.store.codec import (
+    query_to_json,
+    row_to_attempt,
+    row_to_batch,
+    row_to_execution,
+    row_to_summary,
+    to_db_time,
+    to_db_time_or_none,
+)
+from amc_tui.store.database import read_transaction, write_transaction
+
+# --- batches ---------------------------------------------------------------------------
+
+_INSERT_BATCH = """
+INSERT INTO batches (id, name, profile, status, query, max_concurrency, created_at,
+                     started_at, finished_at, cancel_requested)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_INSERT_EXECUTION = """
+INSERT INTO executions (batch_id, instance_uuid, instance_id, instance_name, status,
+                        amc_execution_id, attempts, error_category, error_message,
+                        created_at, updated_at, submitted_at, finished_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+def create_batch(conn: sqlite3.Connection, batch: Batch) -> Batch:
+    """Insert ``batch`` and its executions in one transaction; return it as stored."""
+    if batch.status is not BatchStatus.PENDING:
+        raise IllegalTransitionError(
+            f"A new batch must be {BatchStatus.PENDING}, not {batch.status}"
+        )
+    for execution in batch.executions:
+        if execution.status is not ExecutionStatus.QUEUED:
+            raise IllegalTransitionError(
+                f"A new execution must be {ExecutionStatus.QUEUED}, not {execution.status}"
+            )
+        if execution.batch_id != batch.id:
+            raise ValueError(
+                f"execution on {execution.instance_id} belongs to batch {execution.batch_id}, "
+                f"not {batch.id}"
+            )
+    with write_transaction(conn):
+        if conn.execute("SELECT 1 FROM batches WHERE id = ?", (batch.id,)).fetchone():
+            raise StoreError(f"A batch with id {batch.id} is already in the history")
+        conn.execute(
+            _INSERT_BATCH,
+            (
+                batch.id,
+                batch.name,
+                batch.profile,
+                batch.status.value,
+                query_to_json(batch.query),
+                batch.max_concurrency,
+                to_db_time(batch.created_at),
+                to_db_time_or_none(batch.started_at),
+                to_db_time_or_none(batch.finished_at),
+                int(batch.cancel_requested),
+            ),
+        )
+        for e in batch.executions:
+            conn.execute(
+                _INSERT_EXECUTION,
+                (
+                    batch.id,
+                    str(e.instance_uuid),
+                    e.instance_id,
+                    e.instance_name,
+                    e.status.value,
+                    e.amc_execution_id,
+                    e.attempts,
+                    e.error_category.value if e.error_category else None,
+                    e.error_message,
+                    to_db_time(e.created_at),
+                    to_db_time(e.updated_at),
+                    to_db_time_or_none(e.submitted_at),
+                    to_db_time_or_none(e.finished_at),
+                ),
+            )
+        stored = get_batch(conn, batch.id)
+    assert stored is not None
+    return stored
+
+
+def get_batch(conn: sqlite3.Connection, batch_id: str) -> Batch | None:
+    with read_transaction(conn):
+        row = conn.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            return None
+        rows = conn.execute(
+            "SELECT * FROM executions WHERE batch_id = ? "
+            "ORDER BY instance_name COLLATE NOCASE, instance_name, id",
+            (batch_id,),
+        ).fetchall()
+    return row_to_batch(row, [row_to_execution(r) for r in rows])
+
+
+_SUMMARY_COLUMNS = """
+SELECT b.id, b.name, b.profile, b.status, b.created_at, b.started_at, b.finished_at,
+       b.cancel_requested,
+       count(e.id) AS total,
+       coalesce(sum(e.status = 'SUCCEEDED'), 0) AS succeeded,
+       coalesce(sum(e.status = 'FAILED'), 0) AS failed,
+       coalesce(sum(e.status = 'CANCELLED'), 0) AS cancelled,
+       coalesce(sum(e.status = 'UNKNOWN'), 0) AS unknown,
+       coalesce(sum(e.status = 'QUEUED'), 0) AS queued,
+       coalesce(sum(e.status IN ('SUBMITTING', 'PENDING', 'RUNNING')), 0) AS in_flight
+"""
+
+_SUMMARY_ONE = (
+    _SUMMARY_COLUMNS
+    + "FROM batches AS b LEFT JOIN executions AS e ON e.batch_id = b.id "
+    + "WHERE b.id = ? GROUP BY b.id"
+)
+
+
+def get_summary(conn: sqlite3.Connection, batch_id: str) -> BatchSummary | None:
+    row = conn.execute(_SUMMARY_ONE, (batch_id,)).fetchone()
+    return None if row is None else row_to_summary(row)
+
+
+def _page_sql(where: str) -> str:
+    """The history-page query: the page of batches is chosen first, then counted."""
+    return (
+        _SUMMARY_COLUMNS  # noqa: S608 (constant fragments only; values are parameters)
+        + "FROM (SELECT * FROM batches "
+        + where
+        + " ORDER BY created_at DESC, id DESC LIMIT ?) AS b "
+        + "LEFT JOIN executions AS e ON e.batch_id = b.id "
+        + "GROUP BY b.id ORDER BY b.created_at DESC, b.id DESC"
+    )
+
+
+# Keyed by (a ``before`` is given, a ``status`` is given).
+_PAGE_SQL = {
+    (False, False): _page_sql(""),
+    (True, False): _page_sql("WHERE created_at < ?"),
+    (False, True): _page_sql("WHERE status = ?"),
+    (True, True): _page_sql("WHERE status = ? AND created_at < ?"),
+}
+
+
+def list_batches(
+    conn: sqlite3.Connection, limit: int, before: datetime | None, status: BatchStatus | None
+) -> list[BatchSummary]:
+    """One page of the history, newest first, with counts."""
+    params: list[object] = []
+    if status is not None:
+        params.append(status.value)
+    if before is not None:
+        params.append(to_db_time(before))
+    params.append(limit)
+    sql = _PAGE_SQL[(before is not None, status is not None)]
+    return [row_to_summary(r) for r in conn.execute(sql, params)]
+
+
+def transition_batch(
+    conn: sqlite3.Connection, batch_id: str, new_status: BatchStatus
+) -> BatchSummary:
+    now = to_db_time(utc_now())
+    with write_transaction(conn):
+        row = conn.execute("SELECT status FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"There is no batch {batch_id} in the history")
+        check_batch_transition(BatchStatus(row["status"]), new_status)
+        conn.execute(
+            """
+            UPDATE batches SET
+                status = ?,
+                started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END,
+                finished_at = CASE WHEN ? THEN ? ELSE finished_at END
+            WHERE id = ?
+            """,
+            (
+                new_status.value,
+                new_status is BatchStatus.RUNNING,
+                now,
+                new_status in TERMINAL_BATCH_STATUSES,
+                now,
+                batch_id,
+            ),
+        )
+        summary = get_summary(conn, batch_id)
+    assert summary is not None
+    return summary
+
+
+def request_cancel(conn: sqlite3.Connection, batch_id: str) -> bool:
+    with write_transaction(conn):
+        row = conn.execute("SELECT status FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None or BatchStatus(row["status"]).is_terminal:
+            return False
+        conn.execute("UPDATE batches SET cancel_requested = 1 WHERE id = ?", (batch_id,))
+        return True
+
+
+def is_cancel_requested(conn: sqlite3.Connection, batch_id: str) -> bool:
+    row = conn.execute("SELECT cancel_requested FROM batches WHERE id = ?", (batch_id,)).fetchone()
+    return bool(row is not None and row["cancel_requested"])
+
+
+# --- executions and attempts -----------------------------------------------------------
+
+
+def get_execution(conn: sqlite3.Connection, execution_id: int) -> Execution | None:
+    row = conn.execute("SELECT * FROM executions WHERE id = ?", (execution_id,)).fetchone()
+    return None if row is None else row_to_execution(row)
+
+
+def find_execution(conn: sqlite3.Connection, amc_execution_id: str) -> Execution | None:
+    row = conn.execute(
+        "SELECT * FROM executions WHERE amc_execution_id = ? ORDER BY id DESC LIMIT 1",
+        (amc_execution_id,),
+    ).fetchone()
+    return None if row is None else row_to_execution(row)
+
+
+def _require_execution(conn: sqlite3.Connection, execution_id: int) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT status, attempts FROM executions WHERE id = ?", (execution_id,)
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"There is no execution {execution_id} in the history")
+    return row
+
+
+def transition_execution(
+    conn: sqlite3.Connection,
+    execution_id: int,
+    new_status: ExecutionStatus,
+    amc_execution_id: str | None,
+    error_category: ErrorCategory | None,
+    error_message: str | None,
+) -> Execution:
+    now = to_db_time(utc_now())
+    with write_transaction(conn):
+        row = _require_execution(conn, execution_id)
+        check_execution_transition(ExecutionStatus(row["status"]), new_status)
+        conn.execute(
+            """
+            UPDATE executions SET
+                status = ?,
+                updated_at = ?,
+                submitted_at = CASE WHEN ? THEN ? ELSE submitted_at END,
+                finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+                amc_execution_id = coalesce(?, amc_execution_id),
+                error_category = coalesce(?, error_category),
+                error_message = coalesce(?, error_message)
+            WHERE id = ?
+            """,
+            (
+                new_status.value,
+                now,
+                new_status is ExecutionStatus.SUBMITTING,
+                now,
+                new_status.is_terminal,
+                now,
+                amc_execution_id,
+                error_category.value if error_category else None,
+                error_message,
+                execution_id,
+            ),
+        )
+        execution = get_execution(conn, execution_id)
+    assert execution is not None
+    return execution
+
+
+def begin_attempt(conn: sqlite3.Connection, execution_id: int) -> Attempt:
+    now = to_db_time(utc_now())
+    with write_transaction(conn):
+        number = int(_require_execution(conn, execution_id)["attempts"]) + 1
+        conn.execute(
+            "INSERT INTO attempts (execution_id, number, started_at) VALUES (?, ?, ?)",
+            (execution_id, number, now),
+        )
+        conn.execute(
+            "UPDATE executions SET attempts = ?, updated_at = ? WHERE id = ?",
+            (number, now, execution_id),
+        )
+        return _get_attempt(conn, execution_id, number)
+
+
+def end_attempt(
+    conn: sqlite3.Connection,
+    execution_id: int,
+    number: int,
+    error_category: ErrorCategory | None,
+    error_message: str | None,
+    retry_delay: float | None,
+) -> Attempt:
+    now = to_db_time(utc_now())
+    with write_transaction(conn):
+        row = conn.execute(
+            "SELECT finished_at FROM attempts WHERE execution_id = ? AND number = ?",
+            (execution_id, number),
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"Execution {execution_id} has no attempt {number} in the history")
+        if row["finished_at"] is not None:
+            raise StoreError(f"Attempt {number} of execution {execution_id} has already ended")
+        conn.execute(
+            """
+            UPDATE attempts SET finished_at = ?, error_category = ?, error_message = ?,
+                                retry_delay = ?
+            WHERE execution_id = ? AND number = ?
+            """,
+            (
+                now,
+                error_category.value if error_category else None,
+                error_message,
+                retry_delay,
+                execution_id,
+                number,
+            ),
+        )
+        return _get_attempt(conn, execution_id, number)
+
+
+def _get_attempt(conn: sqlite3.Connection, execution_id: int, number: int) -> Attempt:
+    row = conn.execute(
+        "SELECT * FROM attempts WHERE execution_id = ? AND number = ?", (execution_id, number)
+    ).fetchone()
+    return row_to_attempt(row)
+
+
+def list_attempts(conn: sqlite3.Connection, execution_id: int) -> list[Attempt]:
+    return [
+        row_to_attempt(r)
+        for r in conn.execute(
+            "SELECT * FROM attempts WHERE execution_id = ? ORDER BY number", (execution_id,)
+        )
+    ]
