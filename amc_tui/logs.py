@@ -15,7 +15,6 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-
 from amc_tui.errors import redact
 
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"

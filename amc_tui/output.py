@@ -40,10 +40,7 @@ def instance_json(instance: Instance) -> dict[str, Any]:
 def instances_table(instances: Sequence[Instance]) -> str:
     return table(
         ("NAME", "AMC INSTANCE ID", "TYPE", "REGION", "UUID"),
-        (
-            (i.name, i.instance_id, i.instance_type.value, i.region, str(i.uuid))
-            for i in instances
-        ),
+        ((i.name, i.instance_id, i.instance_type.value, i.region, str(i.uuid)) for i in instances),
     )
 
 

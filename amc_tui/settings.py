@@ -40,8 +40,8 @@ DEMO_PROFILE = "demo"
 
 ENV_CONFIG = "AMC_TUI_CONFIG"
 ENV_DATA_DIR = "AMC_TUI_DATA_DIR"
-ENV_CLIENT_SECRET = "AMC_CLIENT_SECRET"
-ENV_REFRESH_TOKEN = "AMC_REFRESH_TOKEN"
+ENV_CLIENT_SECRET = "AMC_CLIENT_SECRET"  # noqa: S105 - a variable name
+ENV_REFRESH_TOKEN = "AMC_REFRESH_TOKEN"  # noqa: S105 - a variable name
 
 _SECRET_KEYS = ("client_secret", "refresh_token")
 
@@ -73,7 +73,7 @@ class ProfileSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     api_url: str = "https://advertising-api.amazon.com"
-    token_url: str = "https://api.amazon.com/auth/o2/token"
+    token_url: str = "https://api.amazon.com/auth/o2/token"  # noqa: S105 - a URL
     client_id: str = Field(min_length=1, max_length=500)
     advertiser_id: str = Field(min_length=1, max_length=200)
     marketplace_id: str = Field(default="ATVPDKIKX0DER", min_length=1, max_length=50)
@@ -305,13 +305,19 @@ def _pick_profile(config: ConfigFile, path: Path, requested: str | None) -> str 
 
 
 def _credentials(
-    profile_name: str, profile: ProfileSettings, raw: Mapping[str, Any], path: Path,
+    profile_name: str,
+    profile: ProfileSettings,
+    raw: Mapping[str, Any],
+    path: Path,
     env: Mapping[str, str],
 ) -> Credentials:
     if _file_holds_secrets(raw, profile_name):
         _check_secret_file_mode(path)
     values: dict[str, SecretStr] = {}
-    for key, env_name in (("client_secret", ENV_CLIENT_SECRET), ("refresh_token", ENV_REFRESH_TOKEN)):
+    for key, env_name in (
+        ("client_secret", ENV_CLIENT_SECRET),
+        ("refresh_token", ENV_REFRESH_TOKEN),
+    ):
         from_env = env.get(env_name)
         from_file: SecretStr | None = getattr(profile, key)
         if from_env:
@@ -343,10 +349,7 @@ def load_settings(
     config_file, raw = read_config_file(paths.config_file, required=paths.config_file_explicit)
     if paths.data_dir.exists() and not paths.data_dir.is_dir():
         raise ConfigError(f"data dir {paths.data_dir} exists and is not a directory")
-    if demo:
-        name = None
-    else:
-        name = _pick_profile(config_file, paths.config_file, profile)
+    name = None if demo else _pick_profile(config_file, paths.config_file, profile)
     if name is None:
         return Settings(
             paths=paths,

@@ -40,10 +40,17 @@ def test_every_status_has_a_row_and_terminals_are_final() -> None:
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        (E.QUEUED, E.SUBMITTING), (E.QUEUED, E.CANCELLED), (E.SUBMITTING, E.PENDING),
-        (E.SUBMITTING, E.FAILED), (E.SUBMITTING, E.UNKNOWN), (E.PENDING, E.RUNNING),
-        (E.PENDING, E.SUCCEEDED), (E.RUNNING, E.SUCCEEDED), (E.RUNNING, E.CANCELLED),
-        (E.UNKNOWN, E.SUBMITTING), (E.UNKNOWN, E.RUNNING),
+        (E.QUEUED, E.SUBMITTING),
+        (E.QUEUED, E.CANCELLED),
+        (E.SUBMITTING, E.PENDING),
+        (E.SUBMITTING, E.FAILED),
+        (E.SUBMITTING, E.UNKNOWN),
+        (E.PENDING, E.RUNNING),
+        (E.PENDING, E.SUCCEEDED),
+        (E.RUNNING, E.SUCCEEDED),
+        (E.RUNNING, E.CANCELLED),
+        (E.UNKNOWN, E.SUBMITTING),
+        (E.UNKNOWN, E.RUNNING),
     ],
 )
 def test_legal_execution_transitions(old: ExecutionStatus, new: ExecutionStatus) -> None:
@@ -53,9 +60,14 @@ def test_legal_execution_transitions(old: ExecutionStatus, new: ExecutionStatus)
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        (E.QUEUED, E.PENDING), (E.QUEUED, E.SUCCEEDED), (E.RUNNING, E.PENDING),
-        (E.SUCCEEDED, E.FAILED), (E.CANCELLED, E.RUNNING), (E.FAILED, E.QUEUED),
-        (E.RUNNING, E.RUNNING), (E.PENDING, E.UNKNOWN),
+        (E.QUEUED, E.PENDING),
+        (E.QUEUED, E.SUCCEEDED),
+        (E.RUNNING, E.PENDING),
+        (E.SUCCEEDED, E.FAILED),
+        (E.CANCELLED, E.RUNNING),
+        (E.FAILED, E.QUEUED),
+        (E.RUNNING, E.RUNNING),
+        (E.PENDING, E.UNKNOWN),
     ],
 )
 def test_illegal_execution_transitions_raise(old: ExecutionStatus, new: ExecutionStatus) -> None:

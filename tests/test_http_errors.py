@@ -24,7 +24,9 @@ from amc_tui.errors import (
 REQUEST = httpx.Request("GET", "https://amc.test/amc/instances")
 
 
-def response(status: int, body: str = '{"code": "x", "details": "y"}', **headers: str) -> httpx.Response:
+def response(
+    status: int, body: str = '{"code": "x", "details": "y"}', **headers: str
+) -> httpx.Response:
     return httpx.Response(status, text=body, headers=headers, request=REQUEST)
 
 

@@ -57,7 +57,9 @@ def test_config_from_env_and_flag_precedence(tmp_path: Path, config_path: Path) 
 def test_profile_and_engine_values_are_read(config_path: Path) -> None:
     write(
         config_path,
-        'default_profile = "eu"\n' + PROFILE + """
+        'default_profile = "eu"\n'
+        + PROFILE
+        + """
 [profiles.eu]
 api_url = "https://advertising-api-eu.amazon.com"
 token_url = "https://api.amazon.co.uk/auth/o2/token"
@@ -85,18 +87,31 @@ retry_delay_base = 0.5
     ("text", "expected"),
     [
         ("default_profile = \n", "not valid TOML"),
-        ("[profiles.default]\nclinet_id = 'x'\nadvertiser_id = 'E'\nclient_id = 'c'\n",
-         "unknown key 'profiles.default.clinet_id'"),
+        (
+            "[profiles.default]\nclinet_id = 'x'\nadvertiser_id = 'E'\nclient_id = 'c'\n",
+            "unknown key 'profiles.default.clinet_id'",
+        ),
         ("colour = 'blue'\n", "unknown key 'colour'"),
-        ("[engine]\nmax_concurent_executions = 3\n", "unknown key 'engine.max_concurent_executions'"),
-        ("[engine]\nmax_concurrent_executions = 'five'\n",
-         "engine.max_concurrent_executions: Input should be a valid integer"),
+        (
+            "[engine]\nmax_concurent_executions = 3\n",
+            "unknown key 'engine.max_concurent_executions'",
+        ),
+        (
+            "[engine]\nmax_concurrent_executions = 'five'\n",
+            "engine.max_concurrent_executions: Input should be a valid integer",
+        ),
         ("[engine]\nmax_concurrent_executions = 0\n", "engine.max_concurrent_executions"),
-        ("[engine]\npoll_interval_min = 90.0\npoll_interval_max = 60.0\n", "poll_interval_min (90.0)"),
+        (
+            "[engine]\npoll_interval_min = 90.0\npoll_interval_max = 60.0\n",
+            "poll_interval_min (90.0)",
+        ),
         ("[profiles.default]\nadvertiser_id = 'E'\n", "missing key 'profiles.default.client_id'"),
         ('default_profile = "prod"\n' + PROFILE, "default_profile 'prod' has no [profiles.prod]"),
         (PROFILE + PROFILE.replace("default", "second"), "set default_profile or pass --profile"),
-        (PROFILE + 'api_url = "http://advertising-api.example.com"\n', "plain http to a remote host"),
+        (
+            PROFILE + 'api_url = "http://advertising-api.example.com"\n',
+            "plain http to a remote host",
+        ),
         (PROFILE + 'api_url = "ftp://x"\n', "is not an http(s) URL"),
     ],
 )
@@ -116,7 +131,9 @@ def test_invalid_toml_names_the_line(config_path: Path) -> None:
 
 def test_missing_profile_is_named(config_path: Path) -> None:
     write(config_path, PROFILE)
-    with pytest.raises(ConfigError, match=r"profile 'prod' is not in config file .*\(profiles: default\)"):
+    with pytest.raises(
+        ConfigError, match=r"profile 'prod' is not in config file .*\(profiles: default\)"
+    ):
         load(config_path, profile="prod")
 
 
@@ -187,8 +204,12 @@ def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     ],
 )
 def test_cli_exits_3_with_the_message(
-    config_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str],
-    text: str, mode: int, expected: str,
+    config_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    mode: int,
+    expected: str,
 ) -> None:
     write(config_path, text, mode=mode)
     code = main(["instances", "--config", str(config_path), "--data-dir", str(data_dir)])

@@ -1,0 +1,112 @@
+"""Building the one shared HTTP client and the :class:`AmcClient` for a profile.
+
+This is the only place that decides where requests go: to the configured AMC
+hosts, or, in demo mode, to the embedded simulator through
+:class:`httpx.ASGITransport` (no socket at all).  The client above it cannot tell
+the difference.
+"""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import SecretStr
+
+from amc_tui.amc.auth import TokenManager
+from amc_tui.amc.client import AmcClient
+from amc_tui.amc.simulator import (
+    DEMO_ADVERTISER_ID,
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_MARKETPLACE_ID,
+    DEMO_REFRESH_TOKEN,
+    SIMULATOR_BASE_URL,
+    TOKEN_PATH,
+    AmcSimulator,
+    SimulatorConfig,
+)
+from amc_tui.settings import HttpSettings, Settings
+
+USER_AGENT = "amc-tui/0.1"
+
+
+def build_http_client(
+    http: HttpSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The shared AsyncClient: pool limits and timeouts from ``[http]``."""
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(http.timeout, connect=http.connect_timeout),
+        limits=httpx.Limits(
+            max_connections=http.max_connections,
+            max_keepalive_connections=http.max_keepalive_connections,
+        ),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+    )
+
+
+def open_client(
+    *,
+    api_url: str,
+    token_url: str,
+    client_id: str,
+    advertiser_id: str,
+    marketplace_id: str,
+    client_secret: SecretStr,
+    refresh_token: SecretStr,
+    http: HttpSettings | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AmcClient:
+    """An AmcClient for explicit connection values (tests and tools use this)."""
+    shared = build_http_client(http or HttpSettings(), transport)
+    tokens = TokenManager(
+        shared,
+        token_url=token_url,
+        client_id=client_id,
+        client_secret=client_secret,
+        refresh_token=refresh_token,
+    )
+    return AmcClient(
+        shared,
+        api_url=api_url,
+        client_id=client_id,
+        advertiser_id=advertiser_id,
+        marketplace_id=marketplace_id,
+        tokens=tokens,
+    )
+
+
+def open_demo_client(
+    simulator: AmcSimulator | None = None, http: HttpSettings | None = None
+) -> AmcClient:
+    """An AmcClient wired in-process to an embedded simulator."""
+    simulator = simulator or AmcSimulator(SimulatorConfig())
+    return open_client(
+        api_url=SIMULATOR_BASE_URL,
+        token_url=SIMULATOR_BASE_URL + TOKEN_PATH,
+        client_id=DEMO_CLIENT_ID,
+        advertiser_id=DEMO_ADVERTISER_ID,
+        marketplace_id=DEMO_MARKETPLACE_ID,
+        client_secret=SecretStr(DEMO_CLIENT_SECRET),
+        refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
+        http=http,
+        transport=httpx.ASGITransport(app=simulator),
+    )
+
+
+def open_client_for(settings: Settings, simulator: AmcSimulator | None = None) -> AmcClient:
+    """The AmcClient of the active profile; the embedded simulator in demo mode."""
+    if settings.profile is None:
+        return open_demo_client(simulator, settings.http)
+    credentials = settings.require_credentials()
+    profile = settings.profile
+    return open_client(
+        api_url=profile.api_url,
+        token_url=profile.token_url,
+        client_id=profile.client_id,
+        advertiser_id=profile.advertiser_id,
+        marketplace_id=profile.marketplace_id,
+        client_secret=credentials.client_secret,
+        refresh_token=credentials.refresh_token,
+        http=settings.http,
+    )

@@ -1,0 +1,87 @@
+"""The headless commands: each takes parsed arguments, does the work, returns an exit code.
+
+:mod:`amc_tui.cli` parses and maps errors to exit codes; this module wires
+settings, the log file, the store, the AMC client and the engine together for
+one command, and prints its result.  It never imports textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from amc_tui import output
+from amc_tui.amc.connection import open_client_for
+from amc_tui.engine.instances import InstanceCatalog
+from amc_tui.logs import add_secrets, setup_logging
+from amc_tui.settings import Settings, load_settings
+from amc_tui.store.history import HistoryStore
+
+DEMO_NOTICE = (
+    "amc-tui: demo mode: no AMC profile is configured, so the embedded AMC simulator is used "
+    "(see README: Configuring a real AMC account)"
+)
+
+
+def prepare(args: argparse.Namespace) -> Settings:
+    """Settings from the global options; the log file started; demo mode said plainly."""
+    settings = load_settings(
+        config=args.config, data_dir=args.data_dir, profile=args.profile, demo=args.demo
+    )
+    if settings.credentials is not None:
+        add_secrets(*settings.credentials.values())
+    setup_logging(settings.paths.log_file)
+    if settings.demo:
+        print(DEMO_NOTICE, file=sys.stderr)
+    return settings
+
+
+async def instances_command(args: argparse.Namespace) -> int:
+    """``amc-tui instances``: the profile's instances, from the cache or from AMC."""
+    settings = prepare(args)
+    advertiser_id = settings.profile.advertiser_id if settings.profile else ""
+    api_url = settings.profile.api_url if settings.profile else ""
+    store = await HistoryStore.open(settings.paths.history_db)
+    try:
+        catalog = InstanceCatalog(
+            store, profile=settings.profile_name, advertiser_id=advertiser_id, api_url=api_url
+        )
+        async with open_client_for(settings) as client:
+            instances = await catalog.load(client, refresh=args.refresh)
+    finally:
+        await store.close()
+    if args.json:
+        print(output.dumps([output.instance_json(i) for i in instances]))
+    else:
+        print(output.instances_table(instances))
+        print(f"\n{len(instances)} instances (profile {settings.profile_name})", file=sys.stderr)
+    return 0
+
+
+def simulator_command(args: argparse.Namespace) -> int:
+    """``amc-tui simulator``: serve the AMC simulator on a real port until Ctrl+C."""
+    from pydantic import ValidationError
+
+    from amc_tui.amc.simulator import SimulatorConfig
+    from amc_tui.amc.simulator.server import serve
+    from amc_tui.errors import InputError
+
+    knobs: dict[str, object] = {"seed": args.seed}
+    for name in (
+        "time_scale",
+        "throttle_rate",
+        "server_error_rate",
+        "lost_answer_rate",
+        "failure_rate",
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            knobs[name] = value
+    try:
+        config = SimulatorConfig.model_validate(knobs)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"simulator option {first['loc'][0]}: {first['msg']}") from None
+    setup_logging(load_settings(data_dir=args.data_dir, demo=True).paths.log_file)
+    serve(config, args.host, args.port)
+    return 0
