@@ -168,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return simulator_command(args)
         parser.error(f"unknown command {args.command!r}")
     except AmcTuiError as error:
-        print(f"{PROG}: error: {error.user_message}", file=sys.stderr)
+        hint = f" (details in {error.log_file})" if error.log_file else ""
+        print(f"{PROG}: error: {error.user_message}{hint}", file=sys.stderr)
         return _error_exit_code(error)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -8,14 +8,20 @@ one command, and prints its result.  It never imports textual.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from amc_tui import output
 from amc_tui.amc.connection import open_client_for
 from amc_tui.engine.instances import InstanceCatalog
+from amc_tui.errors import AmcTuiError
 from amc_tui.logs import add_secrets, setup_logging
-from amc_tui.settings import Settings, load_settings
+from amc_tui.settings import Settings, ensure_data_dir, load_settings, resolve_paths
 from amc_tui.store.history import HistoryStore
+
+log = logging.getLogger(__name__)
 
 DEMO_NOTICE = (
     "amc-tui: demo mode: no AMC profile is configured, so the embedded AMC simulator is used "
@@ -30,15 +36,32 @@ def prepare(args: argparse.Namespace) -> Settings:
     )
     if settings.credentials is not None:
         add_secrets(*settings.credentials.values())
+    ensure_data_dir(settings.paths)
     setup_logging(settings.paths.log_file)
     if settings.demo:
         print(DEMO_NOTICE, file=sys.stderr)
     return settings
 
 
+@contextmanager
+def logged_errors(settings: Settings) -> Iterator[None]:
+    """Log any amc-tui error's detail and tell it where, for the operator's hint."""
+    try:
+        yield
+    except AmcTuiError as error:
+        log.error("%s", error.log_text())
+        error.log_file = str(settings.paths.log_file)
+        raise
+
+
 async def instances_command(args: argparse.Namespace) -> int:
     """``amc-tui instances``: the profile's instances, from the cache or from AMC."""
     settings = prepare(args)
+    with logged_errors(settings):
+        return await _instances(args, settings)
+
+
+async def _instances(args: argparse.Namespace, settings: Settings) -> int:
     advertiser_id = settings.profile.advertiser_id if settings.profile else ""
     api_url = settings.profile.api_url if settings.profile else ""
     store = await HistoryStore.open(settings.paths.history_db)
@@ -82,6 +105,8 @@ def simulator_command(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(f"simulator option {first['loc'][0]}: {first['msg']}") from None
-    setup_logging(load_settings(data_dir=args.data_dir, demo=True).paths.log_file)
+    paths = resolve_paths(data_dir=args.data_dir)
+    ensure_data_dir(paths)
+    setup_logging(paths.log_file)
     serve(config, args.host, args.port)
     return 0

@@ -72,6 +72,8 @@ class AmcTuiError(Exception):
 
     category: ErrorCategory = ErrorCategory.INTERNAL
     transient: bool = False
+    log_file: str | None = None
+    """Where the detail was logged, once it was (for "see the log" hints)."""
 
     def __init__(self, user_message: str | None = None, *, detail: str = "") -> None:
         self.user_message = user_message or USER_MESSAGES[self.category]

@@ -196,6 +196,19 @@ class Settings:
         return self.credentials
 
 
+def ensure_data_dir(paths: Paths) -> Path:
+    """Create the data dir (mode 0700, only if missing); a ConfigError names it if that fails."""
+    try:
+        paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ConfigError(
+            f"data dir {paths.data_dir} cannot be created: {exc.strerror or exc}"
+        ) from None
+    if not os.access(paths.data_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"data dir {paths.data_dir} is not writable")
+    return paths.data_dir
+
+
 def default_config_file() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 

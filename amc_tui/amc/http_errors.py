@@ -91,7 +91,8 @@ def error_from_response(
 
 def error_from_transport(exc: httpx.TransportError, what: str) -> AmcTuiError:
     """The taxonomy error for a request that got no HTTP answer."""
-    detail = f"{what} -> {type(exc).__name__}"
+    host = exc.request.url.host if _has_request(exc) else "?"
+    detail = f"{what} -> {type(exc).__name__} talking to {host}: {exc}"
     if isinstance(exc, httpx.TimeoutException):
         timeout = RequestTimeoutError(detail=detail)
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
@@ -101,3 +102,11 @@ def error_from_transport(exc: httpx.TransportError, what: str) -> AmcTuiError:
     if isinstance(exc, httpx.ConnectError):
         network.may_have_taken_effect = False
     return network
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018 - httpx raises RuntimeError when no request is attached
+    except RuntimeError:
+        return False
+    return True
