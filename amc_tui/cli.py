@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         "simulator",
         help="serve the embedded AMC simulator on a real port",
         description="Serve the AMC simulator over HTTP (for scripts, tests and trying a "
-        "real-socket profile).  It accepts the demo credentials it prints.",
+        "real-socket profile).  It accepts the demo credentials it prints.  No faults are "
+        "injected unless the rate options ask for them.",
     )
     simulator.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default %(default)s)"

@@ -101,7 +101,8 @@ def simulator_command(args: argparse.Namespace) -> int:
         if value is not None:
             knobs[name] = value
     try:
-        config = SimulatorConfig.model_validate(knobs)
+        # Served for scripts and tests: no injected faults unless asked for.
+        config = SimulatorConfig.reliable(**knobs)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(f"simulator option {first['loc'][0]}: {first['msg']}") from None

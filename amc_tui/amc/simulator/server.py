@@ -69,9 +69,7 @@ def serve(config: SimulatorConfig, host: str, port: int) -> None:
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     print(connection_help(config, f"http://{shown}:{bound_port}"), file=sys.stderr)
     server = uvicorn.Server(
-        uvicorn.Config(
-            AmcSimulator(config), log_level="info", lifespan="on", interface="asgi3"
-        )
+        uvicorn.Config(AmcSimulator(config), log_level="info", lifespan="on", interface="asgi3")
     )
     try:
         server.run(sockets=[sock])
