@@ -122,15 +122,7 @@ def _new_record(
         duration_seconds=duration,
         outcome=outcome,
         failure_reason=failure_reason if outcome == "FAILED" else None,
-        workflow_id=body.workflow_id,
-        sql=body.sql,
-        time_window_type=body.time_window_type,
-        time_window_start=body.time_window_start,
-        time_window_end=body.time_window_end,
-        time_window_time_zone=body.time_window_time_zone,
-        parameter_values=body.parameter_values,
-        zone_suffixed=body.zone_suffixed,
-        options=body.options,
+        request=body,
         cancel_delay=config.cancel_delay,
         publish_delay=config.publish_delay,
     )
@@ -209,7 +201,7 @@ def list_executions(state: SimulatorState, request: Request, instance: SimInstan
         for record in state.executions.values()
         if record.instance_id == instance.instance_id
         and _created_within(record.created_wall, min_time, max_time)
-        and (workflow_id is None or record.workflow_id == workflow_id)
+        and (workflow_id is None or record.request.workflow_id == workflow_id)
         and (include_cancelled or record.status_at(now) != "CANCELLED")
     ]
     matches.sort(key=lambda r: r.seq, reverse=not ascending)

@@ -8,9 +8,11 @@ freezes the status it found until ``cancel_delay`` has passed, then shows CANCEL
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
+
+from amc_tui.amc.simulator.validation import CreateRequest
 
 Outcome = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
 NON_TERMINAL = frozenset({"PENDING", "RUNNING"})
@@ -49,16 +51,9 @@ class ExecutionRecord:
     pending_seconds: float
     duration_seconds: float
     outcome: Outcome
+    request: CreateRequest
+    """The create body the execution was made from."""
     failure_reason: str | None = None
-    workflow_id: str | None = None
-    sql: str | None = None
-    time_window_type: str = "EXPLICIT"
-    time_window_start: str | None = None
-    time_window_end: str | None = None
-    time_window_time_zone: str | None = None
-    parameter_values: dict[str, str] = field(default_factory=dict)
-    zone_suffixed: bool = False
-    options: dict[str, object] = field(default_factory=dict)
     cancel_delay: float = 0.0
     publish_delay: float = 0.0
     cancel_requested_clock: float | None = None
@@ -108,12 +103,13 @@ class ExecutionRecord:
     @property
     def result_is_empty(self) -> bool:
         """A zone-suffixed time window runs fine and finds nothing, as on real AMC."""
-        return self.zone_suffixed
+        return self.request.zone_suffixed
 
     # --- JSON ----------------------------------------------------------------------
 
     def api_json(self, now: float) -> dict[str, object]:
         """The execution object, as the status, list and create calls answer it."""
+        request = self.request
         status, since = self.phase_at(now)
         reached = {name: when for name, when in self.timeline() if when <= now}
         started = reached.get("RUNNING")
@@ -131,24 +127,24 @@ class ExecutionRecord:
             "endTime": amc_timestamp(self.wall_at(since)) if status not in NON_TERMINAL else None,
             "failureReason": self.failure_reason if status == "FAILED" else None,
             "validationErrors": [],
-            "timeWindowType": self.time_window_type,
-            "timeWindowStart": self.time_window_start,
-            "timeWindowEnd": self.time_window_end,
-            "timeWindowTimeZone": self.time_window_time_zone,
-            "parameterValues": dict(self.parameter_values),
+            "timeWindowType": request.time_window_type,
+            "timeWindowStart": request.time_window_start,
+            "timeWindowEnd": request.time_window_end,
+            "timeWindowTimeZone": request.time_window_time_zone,
+            "parameterValues": dict(request.parameter_values),
             "outputS3URI": self.output_s3_uri,
             "outputChannels": [{"channel": "S3", "status": self._channel_status(now)}],
         }
-        if self.workflow_id is not None:
-            body["workflowId"] = self.workflow_id
+        if request.workflow_id is not None:
+            body["workflowId"] = request.workflow_id
         else:
-            body["workflow"] = {"sqlQuery": self.sql}
-        body.update(self.options)
+            body["workflow"] = {"sqlQuery": request.sql}
+        body.update(request.options)
         return body
 
     @property
     def output_s3_uri(self) -> str:
-        workflow = self.workflow_id or "adhoc"
+        workflow = self.request.workflow_id or "adhoc"
         return (
             f"s3://amc-{self.instance_id}-results/workflow={workflow}/"
             f"schedule=adhoc/{self.execution_id}/"
