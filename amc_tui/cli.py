@@ -60,34 +60,27 @@ def _add_global_options(parser: argparse.ArgumentParser, *, in_subcommand: bool)
     )
 
 
-def _port(value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"port {value!r} is not a number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port {port} is outside 0..65535")
-    return port
+def _number(
+    what: str, kind: Callable[[str], float], low: float, high: float, *, exclude_low: bool = False
+) -> Callable[[str], Any]:
+    """An argparse type: ``kind`` of ``value`` within ``low..high``, or a message naming it."""
+
+    def parse(value: str) -> Any:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} {value!r} is not a number") from None
+        if not low <= number <= high or (exclude_low and number == low):
+            bounds = f"above {low:g}" if high == float("inf") else f"within {low:g}..{high:g}"
+            raise argparse.ArgumentTypeError(f"{what} {value} is not {bounds}")
+        return number
+
+    return parse
 
 
-def _rate(value: str) -> float:
-    try:
-        rate = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"rate {value!r} is not a number") from None
-    if not 0.0 <= rate <= 1.0:
-        raise argparse.ArgumentTypeError(f"rate {rate} is outside 0..1")
-    return rate
-
-
-def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"{number} is not above 0")
-    return number
+_port = _number("port", int, 0, 65535)
+_rate = _number("rate", float, 0.0, 1.0)
+_positive = _number("value", float, 0.0, float("inf"), exclude_low=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
