@@ -6,10 +6,14 @@ test never reads or writes the developer's real config, history or logs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sim_support import Harness, MakeHarness, quiet
+
+from amc_tui.amc.simulator import SimulatorConfig
+from amc_tui.store import HistoryStore
 
 _ENV = ("AMC_TUI_CONFIG", "AMC_TUI_DATA_DIR", "AMC_CLIENT_SECRET", "AMC_REFRESH_TOKEN")
 
@@ -36,3 +40,28 @@ def config_path(tmp_path: Path) -> Path:
 def data_dir(tmp_path: Path) -> Path:
     """A data dir for the test (not created)."""
     return tmp_path / "data"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[HistoryStore]:
+    """A fresh history store in the test's own data dir."""
+    opened = await HistoryStore.open(tmp_path / "data" / "history.db")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def make() -> AsyncIterator[MakeHarness]:
+    """Builds simulator harnesses (logged in by default) and closes them afterwards."""
+    made: list[Harness] = []
+
+    async def factory(config: SimulatorConfig | None = None, *, login: bool = True) -> Harness:
+        harness = Harness(config or quiet())
+        made.append(harness)
+        if login:
+            await harness.login()
+        return harness
+
+    yield factory
+    for harness in made:
+        await harness.http.aclose()
