@@ -64,15 +64,12 @@ async def instances_command(args: argparse.Namespace) -> int:
 async def _instances(args: argparse.Namespace, settings: Settings) -> int:
     advertiser_id = settings.profile.advertiser_id if settings.profile else ""
     api_url = settings.profile.api_url if settings.profile else ""
-    store = await HistoryStore.open(settings.paths.history_db)
-    try:
+    async with await HistoryStore.open(settings.paths.history_db) as store:
         catalog = InstanceCatalog(
             store, profile=settings.profile_name, advertiser_id=advertiser_id, api_url=api_url
         )
         async with open_client_for(settings) as client:
             instances = await catalog.load(client, refresh=args.refresh)
-    finally:
-        await store.close()
     if args.json:
         print(output.dumps([output.instance_json(i) for i in instances]))
     else:
