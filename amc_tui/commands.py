@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from amc_tui import output
 from amc_tui.amc.connection import open_client_for
 from amc_tui.engine.instances import InstanceCatalog
+from amc_tui.engine.retry import RetryPolicy
 from amc_tui.errors import AmcTuiError
 from amc_tui.logs import add_secrets, setup_logging
 from amc_tui.settings import Settings, ensure_data_dir, load_settings, resolve_paths
@@ -66,7 +67,11 @@ async def _instances(args: argparse.Namespace, settings: Settings) -> int:
     api_url = settings.profile.api_url if settings.profile else ""
     async with await HistoryStore.open(settings.paths.history_db) as store:
         catalog = InstanceCatalog(
-            store, profile=settings.profile_name, advertiser_id=advertiser_id, api_url=api_url
+            store,
+            profile=settings.profile_name,
+            advertiser_id=advertiser_id,
+            api_url=api_url,
+            retry=RetryPolicy.from_settings(settings.engine),
         )
         async with open_client_for(settings) as client:
             instances = await catalog.load(client, refresh=args.refresh)

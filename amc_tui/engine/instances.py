@@ -7,11 +7,13 @@ naming an instance needs no call to AMC.
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 from amc_tui.amc.client import AmcClient
 from amc_tui.amc.models import AmcInstance
 from amc_tui.domain import Instance
+from amc_tui.engine.retry import RetryPolicy, Sleep, call_with_retries
 from amc_tui.store.history import HistoryStore
 from amc_tui.store.instances import InstanceRecord
 
@@ -31,9 +33,18 @@ class InstanceCatalog:
     """The instances of one profile, as last seen on AMC."""
 
     def __init__(
-        self, store: HistoryStore, *, profile: str, advertiser_id: str, api_url: str
+        self,
+        store: HistoryStore,
+        *,
+        profile: str,
+        advertiser_id: str,
+        api_url: str,
+        retry: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.store = store
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
         self.profile = profile
         self.advertiser_id = advertiser_id
         self.default_region = region_of_api_url(api_url)
@@ -43,8 +54,11 @@ class InstanceCatalog:
         return await self.store.list_instances(self.profile)
 
     async def refresh(self, client: AmcClient) -> list[Instance]:
-        """Ask AMC for every instance, record them, and return the active ones."""
-        listed = await client.list_instances()
+        """Ask AMC for every instance (retrying transient errors), record them, and
+        return the active ones.  Nothing is recorded unless the whole list came."""
+        listed = await call_with_retries(
+            client.list_instances, self.retry, what="list instances", sleep=self.sleep
+        )
         return await self.store.upsert_instances(
             self.profile, [self._record(item) for item in listed]
         )
