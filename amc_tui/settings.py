@@ -30,8 +30,16 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic import field_validator as _field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from amc_tui.errors import ConfigError
 
@@ -80,15 +88,10 @@ class ProfileSettings(BaseModel):
     client_secret: SecretStr | None = None
     refresh_token: SecretStr | None = None
 
-    @_field_validator("api_url")
+    @field_validator("api_url", "token_url")
     @classmethod
-    def _api_url(cls, value: str) -> str:
-        return _check_url(value, "api_url")
-
-    @_field_validator("token_url")
-    @classmethod
-    def _token_url(cls, value: str) -> str:
-        return _check_url(value, "token_url")
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        return _check_url(value, info.field_name or "url")
 
 
 class EngineSettings(BaseModel):

@@ -102,3 +102,50 @@ def test_transport_errors() -> None:
     assert timeout.transient and timeout.may_have_taken_effect is True
     pool = error_from_transport(httpx.PoolTimeout("full", request=REQUEST), "x")
     assert isinstance(pool, RequestTimeoutError) and pool.may_have_taken_effect is False
+
+
+async def test_paging_stops_on_a_repeating_next_token() -> None:
+    """A server that hands out the same nextToken forever is a protocol error, not a hang."""
+    from pydantic import SecretStr
+
+    from amc_tui.amc.auth import TokenManager
+    from amc_tui.amc.client import AmcClient
+    from amc_tui.errors import ProtocolError
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            return httpx.Response(200, json={"access_token": "tok-1234", "expires_in": 3600})
+        calls.append(str(request.url))
+        if request.url.path.endswith("/downloadUrls"):
+            page = request.url.params.get("nextToken", "0")
+            following = {"0": "1", "1": None}[page]
+            return httpx.Response(
+                200, json={"downloadUrls": [f"https://r/{page}.csv"], "nextToken": following}
+            )
+        return httpx.Response(200, json={"instances": [], "nextToken": "same"})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    tokens = TokenManager(
+        http,
+        token_url="https://lwa.test/token",
+        client_id="c",
+        client_secret=SecretStr("secret-1234"),
+        refresh_token=SecretStr("refresh-1234"),
+    )
+    client = AmcClient(
+        http,
+        api_url="https://amc.test",
+        client_id="c",
+        advertiser_id="E",
+        marketplace_id="M",
+        tokens=tokens,
+    )
+    async with client:
+        with pytest.raises(ProtocolError) as caught:
+            await client.list_instances()
+        assert "nextToken repeats" in caught.value.detail
+        assert len(calls) == 2
+        urls = await client.get_download_urls("amc1", "exec1")
+    assert urls.download_urls == ["https://r/0.csv", "https://r/1.csv"]

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import httpx
 from pydantic import SecretStr
 
-from amc_tui.amc.http_errors import error_from_response, error_from_transport
-from amc_tui.errors import CredentialsError, ProtocolError, redact
+from amc_tui.amc.http_errors import error_from_response, error_from_transport, response_detail
+from amc_tui.errors import CredentialsError, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,8 @@ MAX_REFRESH_MARGIN = 60.0
 @dataclass(frozen=True)
 class AccessToken:
     value: SecretStr
-    expires_at: float
-    """On the manager's monotonic clock."""
     refresh_at: float
+    """When to fetch the next one, on the manager's monotonic clock (shortly before expiry)."""
 
 
 class TokenManager:
@@ -109,8 +108,7 @@ class TokenManager:
         if response.status_code in (400, 401):
             raise CredentialsError(
                 "Login with Amazon refused the credentials",
-                detail=f"token endpoint answered {response.status_code}: "
-                + _body_excerpt(response, self.secrets()),
+                detail=response_detail(response, "POST token", self.secrets()),
             )
         if response.status_code >= 300:
             raise error_from_response(response, "POST token", self.secrets())
@@ -133,13 +131,8 @@ class TokenManager:
         log.info("access token obtained, valid for %.0f s", expires_in)
         return AccessToken(
             value=SecretStr(value),
-            expires_at=started + expires_in,
             refresh_at=started + expires_in - margin,
         )
-
-
-def _body_excerpt(response: httpx.Response, secrets: list[str]) -> str:
-    return redact(response.text[:500], secrets)
 
 
 class LwaAuth(httpx.Auth):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -137,6 +137,30 @@ class AmcClient:
             raise ProtocolError(detail=f"{what}: answer is not a JSON object")
         return payload
 
+    async def _pages(
+        self, path: str, what: str, params: dict[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Each page of a paged GET, following ``nextToken`` until there is none.
+
+        A token that comes back twice, or more than :data:`MAX_PAGES` pages, is a
+        ProtocolError rather than an endless loop.
+        """
+        params = dict(params or {})
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            payload = self._json(
+                await self._request("GET", path, what, params=params or None), what
+            )
+            yield payload
+            token = payload.get("nextToken")
+            if not token:
+                return
+            if token in seen:
+                raise ProtocolError(detail=f"{what}: nextToken repeats")
+            seen.add(token)
+            params["nextToken"] = str(token)
+        raise ProtocolError(detail=f"{what}: more than {MAX_PAGES} pages")
+
     @staticmethod
     def _base(instance_id: str) -> str:
         return f"/amc/reporting/{quote(instance_id, safe='')}/workflowExecutions"
@@ -153,14 +177,7 @@ class AmcClient:
     async def list_instances(self) -> list[AmcInstance]:
         """Every instance the account can see, following ``nextToken`` to the end."""
         instances: list[AmcInstance] = []
-        token: str | None = None
-        seen: set[str] = set()
-        for _ in range(MAX_PAGES):
-            params = {"nextToken": token} if token else None
-            payload = self._json(
-                await self._request("GET", "/amc/instances", "list instances", params=params),
-                "list instances",
-            )
+        async for payload in self._pages("/amc/instances", "list instances"):
             items = payload.get("instances", [])
             if not isinstance(items, list):
                 raise ProtocolError(detail="list instances: 'instances' is not a list")
@@ -169,13 +186,7 @@ class AmcClient:
                     instances.append(AmcInstance.model_validate(item))
                 except ValidationError:
                     log.warning("skipping an instance entry amc-tui cannot read")
-            token = payload.get("nextToken") or None
-            if token is None:
-                return instances
-            if token in seen:
-                raise ProtocolError(detail="list instances: nextToken repeats")
-            seen.add(token)
-        raise ProtocolError(detail=f"list instances: more than {MAX_PAGES} pages")
+        return instances
 
     # --- executions ----------------------------------------------------------------
 
@@ -223,23 +234,12 @@ class AmcClient:
         if workflow_id is not None:
             params["workflowId"] = workflow_id
         found: list[AmcExecution] = []
-        seen: set[str] = set()
-        for _ in range(MAX_PAGES):
-            payload = self._json(
-                await self._request("GET", self._base(instance_id), what, params=params), what
-            )
+        async for payload in self._pages(self._base(instance_id), what, params):
             items = payload.get("executions", [])
             if not isinstance(items, list):
                 raise ProtocolError(detail=f"{what}: 'executions' is not a list")
             found.extend(self._parse_execution(item, what) for item in items)
-            token = payload.get("nextToken")
-            if not token:
-                return found
-            if token in seen:
-                raise ProtocolError(detail=f"{what}: nextToken repeats")
-            seen.add(token)
-            params["nextToken"] = str(token)
-        raise ProtocolError(detail=f"{what}: more than {MAX_PAGES} pages")
+        return found
 
     async def cancel_execution(self, instance_id: str, execution_id: str) -> None:
         """Ask AMC to cancel; allowed only while the execution is PENDING or RUNNING."""
@@ -252,19 +252,14 @@ class AmcClient:
         what = f"download URLs of {execution_id} on {instance_id}"
         path = f"{self._base(instance_id)}/{quote(execution_id, safe='')}/downloadUrls"
         merged = DownloadUrls()
-        params: dict[str, str] | None = None
-        for _ in range(MAX_PAGES):
-            payload = self._json(await self._request("GET", path, what, params=params), what)
+        async for payload in self._pages(path, what):
             try:
                 page = DownloadUrls.model_validate(payload)
             except ValidationError:
                 raise ProtocolError(detail=f"{what}: unexpected shape") from None
             merged.download_urls.extend(page.download_urls)
             merged.metadata_download_urls.extend(page.metadata_download_urls)
-            if not page.next_token:
-                return merged
-            params = {"nextToken": page.next_token}
-        raise ProtocolError(detail=f"{what}: more than {MAX_PAGES} pages")
+        return merged
 
 
 def _amc_utc(value: datetime) -> str:

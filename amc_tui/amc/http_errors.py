@@ -56,7 +56,9 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     return max(0.0, seconds)
 
 
-def _detail(response: httpx.Response, what: str, secrets: Iterable[str]) -> str:
+def response_detail(response: httpx.Response, what: str, secrets: Iterable[str] = ()) -> str:
+    """A log line for a response: the call, the status, and the body cut short and
+    scrubbed of ``secrets``."""
     try:
         body = response.text
     except (httpx.ResponseNotRead, UnicodeDecodeError):
@@ -70,7 +72,7 @@ def error_from_response(
 ) -> AmcTuiError:
     """The taxonomy error for a non-success response to the call ``what``."""
     status = response.status_code
-    detail = _detail(response, what, secrets)
+    detail = response_detail(response, what, secrets)
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return ThrottledError(detail=detail, retry_after=retry_after)
