@@ -8,6 +8,8 @@ the difference.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from pydantic import SecretStr
 
@@ -27,6 +29,8 @@ from amc_tui.amc.simulator import (
 from amc_tui.settings import HttpSettings, Settings
 
 USER_AGENT = "amc-tui/0.1"
+SIMULATOR_STATE_FILE = "simulator-state.json"
+"""The demo simulator's executions, in the data dir, shared by every amc-tui process."""
 
 
 def build_http_client(
@@ -77,10 +81,16 @@ def open_client(
 
 
 def open_demo_client(
-    simulator: AmcSimulator | None = None, http: HttpSettings | None = None
+    simulator: AmcSimulator | None = None,
+    http: HttpSettings | None = None,
+    state_file: Path | None = None,
 ) -> AmcClient:
-    """An AmcClient wired in-process to an embedded simulator."""
-    simulator = simulator or AmcSimulator(SimulatorConfig())
+    """An AmcClient wired in-process to an embedded simulator.
+
+    Without ``simulator`` a default one is made, keeping its executions in
+    ``state_file`` (if given) so that other processes, and later ones, see them.
+    """
+    simulator = simulator or AmcSimulator(SimulatorConfig(), state_file=state_file)
     return open_client(
         api_url=SIMULATOR_BASE_URL,
         token_url=SIMULATOR_BASE_URL + TOKEN_PATH,
@@ -97,7 +107,8 @@ def open_demo_client(
 def open_client_for(settings: Settings, simulator: AmcSimulator | None = None) -> AmcClient:
     """The AmcClient of the active profile; the embedded simulator in demo mode."""
     if settings.profile is None:
-        return open_demo_client(simulator, settings.http)
+        state_file = settings.paths.data_dir / SIMULATOR_STATE_FILE
+        return open_demo_client(simulator, settings.http, state_file)
     credentials = settings.require_credentials()
     profile = settings.profile
     return open_client(

@@ -10,7 +10,8 @@ Modules: :mod:`.config` (knobs, demo credentials), :mod:`.app` (the ASGI app and
 routing), :mod:`.tokens` (token grant, header checks), :mod:`.executions_api`
 (execution calls), :mod:`.records` (an execution's timeline and JSON),
 :mod:`.results` (pre-signed CSV downloads), :mod:`.faults`, :mod:`.validation`,
-:mod:`.state`, :mod:`.stats`, :mod:`.asgi` (plumbing), :mod:`.demo_data`,
+:mod:`.state`, :mod:`.stats`, :mod:`.persistence` and :mod:`.stored` (the optional
+state file shared across processes), :mod:`.asgi` (plumbing), :mod:`.demo_data`,
 :mod:`.server` (uvicorn).
 """
 

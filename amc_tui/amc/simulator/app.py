@@ -5,7 +5,8 @@ workflow-execution calls (see :mod:`.executions_api`) and the pre-signed result
 files (see :mod:`.results`).  For every AMC call it checks, in order: credentials
 (401), the account headers (400 / 403), then draws injected faults (429 / 5xx), then
 the instance (404 unknown, 403 another account's).  Anything else is a JSON 404, or
-405 for a known path with the wrong method.
+405 for a known path with the wrong method.  With a state file (see :mod:`.persistence`)
+the executions are shared with other processes and outlive this one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from amc_tui.amc.simulator import executions_api
 from amc_tui.amc.simulator.asgi import (
@@ -31,6 +33,7 @@ from amc_tui.amc.simulator.asgi import (
 )
 from amc_tui.amc.simulator.config import TOKEN_PATH, SimInstance, SimulatorConfig
 from amc_tui.amc.simulator.faults import draw_fault
+from amc_tui.amc.simulator.persistence import ExecutionFile
 from amc_tui.amc.simulator.records import ExecutionRecord
 from amc_tui.amc.simulator.results import RESULTS_PREFIX, serve_result
 from amc_tui.amc.simulator.state import SimulatorState
@@ -87,6 +90,10 @@ class AmcSimulator:
 
     The simulator works on its own deep copy of ``config`` (scripts are consumed from
     it); change knobs while it runs through :attr:`config`.
+
+    With ``state_file`` the executions are loaded from it, saved to it after every
+    create or cancel, and re-read when another process changed it (see
+    :mod:`.persistence`); without, they live in memory only.
     """
 
     def __init__(
@@ -95,9 +102,13 @@ class AmcSimulator:
         *,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = _utc_now,
+        state_file: Path | None = None,
     ) -> None:
         own = config.model_copy(deep=True) if config is not None else SimulatorConfig()
         self._state = SimulatorState(own, clock, wall_clock)
+        self._file = ExecutionFile(state_file, self._state) if state_file else None
+        if self._file is not None:
+            self._file.refresh()
 
     @property
     def config(self) -> SimulatorConfig:
@@ -179,6 +190,15 @@ class AmcSimulator:
         return self._execution_call(request, route, instance)
 
     def _execution_call(self, request: Request, route: _Route, instance: SimInstance) -> Response:
+        if self._file is None:
+            return self._execution_answer(request, route, instance)
+        if route.key in ("POST create", "PUT cancel"):
+            with self._file.changes():
+                return self._execution_answer(request, route, instance)
+        self._file.refresh()
+        return self._execution_answer(request, route, instance)
+
+    def _execution_answer(self, request: Request, route: _Route, instance: SimInstance) -> Response:
         state = self._state
         if route.key == "POST create":
             return executions_api.create(state, request, instance)

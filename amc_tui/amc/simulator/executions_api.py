@@ -9,6 +9,7 @@ faults from the seeded RNG of "the n-th create on this instance".
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime
 
@@ -53,7 +54,10 @@ def create(state: SimulatorState, request: Request, instance: SimInstance) -> Re
     duration = rng.uniform(config.duration_min, config.duration_max)
     failure_reason = rng.choice(FAILURE_REASONS)
     sql_error_text = random_sql_error(rng)
-    execution_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    execution_id = _new_id(rng)
+    while execution_id in state.executions:
+        # Another process with the same seed made the n-th create too (a shared state file).
+        execution_id = _new_id(rng)
 
     script = state.next_script(instance.instance_id)
     if script is None:
@@ -101,6 +105,10 @@ def create(state: SimulatorState, request: Request, instance: SimInstance) -> Re
     return json_response(200, execution, location)
 
 
+def _new_id(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
 def _new_record(
     state: SimulatorState,
     instance: SimInstance,
@@ -114,7 +122,7 @@ def _new_record(
     return ExecutionRecord(
         execution_id=execution_id,
         instance_id=instance.instance_id,
-        seq=len(state.executions) + 1,
+        seq=state.take_seq(),
         created_clock=state.clock(),
         created_wall=state.wall_clock().astimezone(UTC),
         time_scale=config.time_scale,
@@ -156,9 +164,7 @@ def cancel(state: SimulatorState, request: Request, record: ExecutionRecord) -> 
         return error(
             400, f"Workflow execution {record.execution_id} is {current} and cannot be cancelled"
         )
-    if record.cancel_requested_clock is None:
-        record.cancel_requested_clock = now
-        state.stats.cancels += 1
+    state.request_cancel(record, now)
     return json_response(200, record.api_json(now))
 
 

@@ -38,6 +38,10 @@ class SimulatorState:
         self.clock = clock
         self.wall_clock = wall_clock
         self.executions: dict[str, ExecutionRecord] = {}
+        self.next_seq = 1
+        """The ``seq`` of the next execution made (list order and paging cursor)."""
+        self.revision = 0
+        """Bumped by every change to the executions (a create or an accepted cancel)."""
         self.tokens: dict[str, tuple[str, float]] = {}
         """access token -> (client id, expiry clock reading)."""
         self.stats = SimulatorStats(count_in_flight=self.in_flight)
@@ -60,10 +64,24 @@ class SimulatorState:
         now = self.clock()
         return sum(1 for record in self.executions.values() if record.is_in_flight(now))
 
+    def take_seq(self) -> int:
+        """The next execution sequence number, consumed."""
+        seq = self.next_seq
+        self.next_seq += 1
+        return seq
+
     def add_execution(self, record: ExecutionRecord) -> None:
         self.executions[record.execution_id] = record
+        self.revision += 1
         self.stats.executions_made_per_instance[record.instance_id] += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.in_flight())
+
+    def request_cancel(self, record: ExecutionRecord, now: float) -> None:
+        """Note a cancel of ``record`` asked for at clock reading ``now`` (first one only)."""
+        if record.cancel_requested_clock is None:
+            record.cancel_requested_clock = now
+            self.revision += 1
+            self.stats.cancels += 1
 
     def next_script(self, instance_id: str) -> ScriptOutcome | None:
         """The next scripted create outcome of the instance, consumed; None when used up.
