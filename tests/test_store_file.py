@@ -81,7 +81,7 @@ async def test_connection_settings(store: HistoryStore) -> None:
         values = tuple(conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names)
         return (*values, conn.isolation_level, threading.get_ident())
 
-    journal, synchronous, foreign_keys, busy, isolation, thread = await store._run(settings)
+    journal, synchronous, foreign_keys, busy, isolation, thread = await store._read(settings)
     assert (journal, synchronous, foreign_keys, busy) == ("wal", 2, 1, 10_000)
     assert isolation is None
     assert thread == store.worker_thread != threading.get_ident()

@@ -10,7 +10,8 @@ This module owns everything between a path and a ready :class:`sqlite3.Connectio
   :class:`~amc_tui.errors.StoreError` naming it, and is never modified: those checks
   read the header bytes and then use a *read-only* connection;
 - the connection settings (WAL, ``synchronous=FULL``, busy timeout, foreign keys,
-  autocommit mode) and the ``BEGIN IMMEDIATE`` write transaction;
+  autocommit mode), the ``BEGIN IMMEDIATE`` write transaction and the savepoint
+  a write runs in when it shares a transaction;
 - turning :class:`sqlite3.Error` into :class:`~amc_tui.errors.StoreError`.
 
 The schema and its migrations live in :mod:`amc_tui.store.schema`.
@@ -24,6 +25,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from amc_tui.errors import StoreError
 
@@ -135,14 +137,36 @@ def connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
     )
 
 
-def connect_read_write(path: Path, busy_timeout: float) -> sqlite3.Connection:
+class StoreConnection(sqlite3.Connection):
+    """The store's connection: it counts the write transactions it committed.
+
+    ``commits`` grows by one at each successful ``COMMIT`` of :func:`write_transaction`
+    and of the worker's group transactions (:mod:`amc_tui.store.worker`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commits = 0
+
+
+def commit(conn: sqlite3.Connection) -> None:
+    """``COMMIT``, counted on a :class:`StoreConnection`."""
+    conn.execute("COMMIT")
+    if isinstance(conn, StoreConnection):
+        conn.commits += 1
+
+
+def connect_read_write(path: Path, busy_timeout: float) -> StoreConnection:
     """The store's connection, configured as the store requires.
 
     Autocommit mode (``isolation_level=None``): nothing opens a transaction but
-    :func:`write_transaction`.  WAL, so readers never wait for the writer;
-    ``synchronous=FULL``, so a committed write survives a power cut; foreign keys on.
+    :func:`write_transaction` and the worker's group of writes.  WAL, so readers never
+    wait for the writer; ``synchronous=FULL``, so a committed write survives a power
+    cut; foreign keys on.
     """
-    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, factory=StoreConnection
+    )
     try:
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
@@ -171,14 +195,28 @@ def _make_private(path: Path) -> None:
             os.chmod(path, mode & 0o700)
 
 
+SAVEPOINT = "amc_tui_write"
+"""The name of the savepoint a write runs in when a transaction is already open."""
+
+
 @contextlib.contextmanager
 def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` on any exception.
+    """One write, all or nothing.
 
-    Taking the write lock at the start means the reads inside see the state the
-    writes will apply to, and a busy database is noticed before any work is done.
+    Outside a transaction: ``BEGIN IMMEDIATE`` ... ``COMMIT``, ``ROLLBACK`` on any
+    exception.  Taking the write lock at the start means the reads inside see the state
+    the writes will apply to, and a busy database is noticed before any work is done.
     With ``synchronous=FULL`` the write is on disk when this block ends.
+
+    Inside a transaction (the store's worker runs a group of writes in one, see
+    :mod:`amc_tui.store.worker`): a ``SAVEPOINT``, released at the end and rolled back
+    to on any exception, so the write is still undone alone; it becomes durable
+    with the enclosing ``COMMIT``.
     """
+    if conn.in_transaction:
+        with savepoint(conn):
+            yield conn
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -186,7 +224,26 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    commit(conn)
+
+
+@contextlib.contextmanager
+def savepoint(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``SAVEPOINT`` ... ``RELEASE``; on any exception, rolled back to and released.
+
+    Only inside a transaction.  If SQLite has abandoned the whole transaction (a disk
+    full or an I/O error rolls it back), there is nothing left to roll back to and the
+    exception simply propagates; the caller sees ``conn.in_transaction`` is False.
+    """
+    conn.execute(f"SAVEPOINT {SAVEPOINT}")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute(f"ROLLBACK TO {SAVEPOINT}")
+            conn.execute(f"RELEASE {SAVEPOINT}")
+        raise
+    conn.execute(f"RELEASE {SAVEPOINT}")
 
 
 @contextlib.contextmanager

@@ -1,11 +1,12 @@
-"""The SQL of every history-store operation, as plain synchronous functions.
+"""The SQL of batches and the history page, as plain synchronous functions.
 
 Each function takes the store's connection and runs on the store's worker thread
 (:class:`~amc_tui.store.history.HistoryStore` calls them; nothing else should).
 Writes run inside one :func:`~amc_tui.store.database.write_transaction` each, so
-a state change is checked against the state machine and applied atomically, and is
-on disk when the function returns.  Counts for the history page are computed in SQL
-from the ``executions_by_batch`` covering index; executions are never loaded for them.
+a state change is checked against the state machine and applied whole or not at all;
+the worker commits it (:mod:`amc_tui.store.worker`).  Counts for the history page are
+computed in SQL from the ``executions_by_batch`` covering index; executions are never
+loaded for them.  Executions and attempts are in :mod:`amc_tui.store.executions`.
 """
 
 from __future__ import annotations
@@ -15,27 +16,23 @@ from datetime import datetime
 
 from amc_tui.domain import (
     TERMINAL_BATCH_STATUSES,
-    Attempt,
     Batch,
     BatchStatus,
     BatchSummary,
-    Execution,
     ExecutionStatus,
     check_batch_transition,
-    check_execution_transition,
     utc_now,
 )
-from amc_tui.errors import ErrorCategory, IllegalTransitionError, StoreError
+from amc_tui.errors import IllegalTransitionError, StoreError
 from amc_tui.store.codec import (
     query_to_json,
-    row_to_attempt,
     row_to_batch,
-    row_to_execution,
     row_to_summary,
     to_db_time,
     to_db_time_or_none,
 )
 from amc_tui.store.database import read_transaction, write_transaction
+from amc_tui.store.executions import list_executions
 
 # --- batches ---------------------------------------------------------------------------
 
@@ -116,12 +113,8 @@ def get_batch(conn: sqlite3.Connection, batch_id: str) -> Batch | None:
         row = conn.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
         if row is None:
             return None
-        rows = conn.execute(
-            "SELECT * FROM executions WHERE batch_id = ? "
-            "ORDER BY instance_name COLLATE NOCASE, instance_name, id",
-            (batch_id,),
-        ).fetchall()
-    return row_to_batch(row, [row_to_execution(r) for r in rows])
+        executions = list_executions(conn, batch_id, None)
+    return row_to_batch(row, executions)
 
 
 _SUMMARY_COLUMNS = """
@@ -226,137 +219,3 @@ def request_cancel(conn: sqlite3.Connection, batch_id: str) -> bool:
 def is_cancel_requested(conn: sqlite3.Connection, batch_id: str) -> bool:
     row = conn.execute("SELECT cancel_requested FROM batches WHERE id = ?", (batch_id,)).fetchone()
     return bool(row is not None and row["cancel_requested"])
-
-
-# --- executions and attempts -----------------------------------------------------------
-
-
-def get_execution(conn: sqlite3.Connection, execution_id: int) -> Execution | None:
-    row = conn.execute("SELECT * FROM executions WHERE id = ?", (execution_id,)).fetchone()
-    return None if row is None else row_to_execution(row)
-
-
-def find_execution(conn: sqlite3.Connection, amc_execution_id: str) -> Execution | None:
-    row = conn.execute(
-        "SELECT * FROM executions WHERE amc_execution_id = ? ORDER BY id DESC LIMIT 1",
-        (amc_execution_id,),
-    ).fetchone()
-    return None if row is None else row_to_execution(row)
-
-
-def _require_execution(conn: sqlite3.Connection, execution_id: int) -> sqlite3.Row:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT status, attempts FROM executions WHERE id = ?", (execution_id,)
-    ).fetchone()
-    if row is None:
-        raise StoreError(f"There is no execution {execution_id} in the history")
-    return row
-
-
-def transition_execution(
-    conn: sqlite3.Connection,
-    execution_id: int,
-    new_status: ExecutionStatus,
-    amc_execution_id: str | None,
-    error_category: ErrorCategory | None,
-    error_message: str | None,
-) -> Execution:
-    now = to_db_time(utc_now())
-    with write_transaction(conn):
-        row = _require_execution(conn, execution_id)
-        check_execution_transition(ExecutionStatus(row["status"]), new_status)
-        conn.execute(
-            """
-            UPDATE executions SET
-                status = ?,
-                updated_at = ?,
-                submitted_at = CASE WHEN ? THEN ? ELSE submitted_at END,
-                finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
-                amc_execution_id = coalesce(?, amc_execution_id),
-                error_category = coalesce(?, error_category),
-                error_message = coalesce(?, error_message)
-            WHERE id = ?
-            """,
-            (
-                new_status.value,
-                now,
-                new_status is ExecutionStatus.SUBMITTING,
-                now,
-                new_status.is_terminal,
-                now,
-                amc_execution_id,
-                error_category.value if error_category else None,
-                error_message,
-                execution_id,
-            ),
-        )
-        execution = get_execution(conn, execution_id)
-    assert execution is not None
-    return execution
-
-
-def begin_attempt(conn: sqlite3.Connection, execution_id: int) -> Attempt:
-    now = to_db_time(utc_now())
-    with write_transaction(conn):
-        number = int(_require_execution(conn, execution_id)["attempts"]) + 1
-        conn.execute(
-            "INSERT INTO attempts (execution_id, number, started_at) VALUES (?, ?, ?)",
-            (execution_id, number, now),
-        )
-        conn.execute(
-            "UPDATE executions SET attempts = ?, updated_at = ? WHERE id = ?",
-            (number, now, execution_id),
-        )
-        return _get_attempt(conn, execution_id, number)
-
-
-def end_attempt(
-    conn: sqlite3.Connection,
-    execution_id: int,
-    number: int,
-    error_category: ErrorCategory | None,
-    error_message: str | None,
-    retry_delay: float | None,
-) -> Attempt:
-    now = to_db_time(utc_now())
-    with write_transaction(conn):
-        row = conn.execute(
-            "SELECT finished_at FROM attempts WHERE execution_id = ? AND number = ?",
-            (execution_id, number),
-        ).fetchone()
-        if row is None:
-            raise StoreError(f"Execution {execution_id} has no attempt {number} in the history")
-        if row["finished_at"] is not None:
-            raise StoreError(f"Attempt {number} of execution {execution_id} has already ended")
-        conn.execute(
-            """
-            UPDATE attempts SET finished_at = ?, error_category = ?, error_message = ?,
-                                retry_delay = ?
-            WHERE execution_id = ? AND number = ?
-            """,
-            (
-                now,
-                error_category.value if error_category else None,
-                error_message,
-                retry_delay,
-                execution_id,
-                number,
-            ),
-        )
-        return _get_attempt(conn, execution_id, number)
-
-
-def _get_attempt(conn: sqlite3.Connection, execution_id: int, number: int) -> Attempt:
-    row = conn.execute(
-        "SELECT * FROM attempts WHERE execution_id = ? AND number = ?", (execution_id, number)
-    ).fetchone()
-    return row_to_attempt(row)
-
-
-def list_attempts(conn: sqlite3.Connection, execution_id: int) -> list[Attempt]:
-    return [
-        row_to_attempt(r)
-        for r in conn.execute(
-            "SELECT * FROM attempts WHERE execution_id = ? ORDER BY number", (execution_id,)
-        )
-    ]

@@ -1,0 +1,337 @@
+"""The store's worker: one thread, one connection, and writes committed in groups.
+
+:class:`StoreWorker` owns the history file's read-write connection and the one thread
+that makes every SQLite call on it.  It opens the file on that thread (checked by
+:mod:`amc_tui.store.database`, migrated by :mod:`amc_tui.store.schema`), runs each
+read as it comes, and runs writes in groups (group commit):
+
+- A write is queued; if no group is already waiting to start, one is scheduled on
+  the thread.  A group takes every write queued when it starts, so the writes that
+  arrive while the thread is busy (with a group or a read) share the next group.
+- A group of one write needs no savepoint: its own
+  :func:`~amc_tui.store.database.write_transaction` is its transaction, so a write
+  alone costs what it did before writes were grouped.
+- A larger group is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (``synchronous=FULL``).
+  Each write runs in its own ``SAVEPOINT``: a write that raises is rolled back alone
+  and only its awaiter gets the exception; the others are committed.
+- Every awaiter is answered only after the group's ``COMMIT`` returned, so a write
+  is never reported before it is on disk.  If ``BEGIN`` or ``COMMIT`` fails, each
+  write of the group fails with a :class:`~amc_tui.errors.StoreError`.  A group whose
+  writes all failed is rolled back instead of committed.
+- If SQLite abandons the transaction midway (a full disk, an I/O error), the write
+  that hit it and those already run in the group fail with a StoreError; the writes
+  not yet run go on in a new transaction.
+
+Cancelling the task that awaits a write: a write is started when its group takes it,
+and from then on it runs to its end (committed or rolled back with its group) and
+only its answer is lost; a write still queued is dropped.  Nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from amc_tui.errors import StoreError
+from amc_tui.store.database import (
+    SAVEPOINT,
+    StoreConnection,
+    check_header,
+    commit,
+    connect_read_only,
+    connect_read_write,
+    is_busy,
+    prepare_location,
+    translate_error,
+)
+from amc_tui.store.schema import inspect, latest_version, load_migrations, migrate
+
+T = TypeVar("T")
+
+Work = Callable[[sqlite3.Connection], T]
+"""What the worker runs: a function of the connection."""
+
+_Opened = tuple[StoreConnection, int, Path]
+
+
+def _open_connection(path: Path, busy_timeout: float) -> _Opened:
+    """Check, open and migrate the file at ``path``, on the worker thread.
+
+    Returns the connection, the worker thread's ident and the absolute path.  While
+    another process creates or converts the file, SQLite may answer "busy" without
+    waiting (switching to WAL takes an exclusive lock); opening is idempotent, so it
+    is simply tried again until the busy timeout has passed.
+    """
+    path = path.expanduser().absolute()
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            return _try_open(path, busy_timeout), threading.get_ident(), path
+        except sqlite3.Error as exc:
+            if not is_busy(exc) or time.monotonic() >= deadline:
+                raise translate_error(exc, path, busy_timeout) from exc
+        time.sleep(random.uniform(0.005, 0.05))  # noqa: S311 (jitter, not secrecy)
+
+
+def _try_open(path: Path, busy_timeout: float) -> StoreConnection:
+    prepare_location(path)
+    check_header(path)
+    migrations = load_migrations()
+    probe = connect_read_only(path, busy_timeout)
+    try:
+        inspect(probe, path, latest_version(migrations))
+    finally:
+        probe.close()
+    conn = connect_read_write(path, busy_timeout)
+    try:
+        migrate(conn, path, migrations)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _close_opened(future: Future[_Opened]) -> None:
+    """Close the connection ``future`` opened, if it did (on the worker thread)."""
+    if not future.cancelled() and future.exception() is None:
+        future.result()[0].close()
+
+
+@dataclass(slots=True)
+class _Write:
+    work: Work[Any]
+    future: Future[Any]
+
+
+class StoreWorker:
+    """The connection and its thread; see the module docstring for how writes run."""
+
+    def __init__(
+        self,
+        path: Path,
+        conn: StoreConnection,
+        executor: ThreadPoolExecutor,
+        busy_timeout: float,
+        worker_thread: int,
+    ) -> None:
+        """Use :meth:`open`; this only assembles a connection opened on ``executor``'s
+        one thread (whose ident is ``worker_thread``)."""
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.worker_thread = worker_thread
+        self._conn = conn
+        self._executor = executor
+        self._closed = False
+        self._lock = threading.Lock()
+        self._queue: list[_Write] = []
+        self._group_scheduled = False
+        self._commits_before = conn.commits  # the migrations'
+
+    @classmethod
+    async def open(cls, path: Path, busy_timeout: float) -> Self:
+        """Open (creating, checking and migrating) the file on a new worker thread."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="amc-tui-store")
+        future = executor.submit(_open_connection, path, busy_timeout)
+        try:
+            conn, ident, absolute = await asyncio.wrap_future(future)
+        except BaseException:
+            # Cancelled while opening: the worker closes what it opened, then stops.
+            executor.submit(_close_opened, future)
+            executor.shutdown(wait=False)
+            raise
+        return cls(absolute, conn, executor, busy_timeout, ident)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def commit_count(self) -> int:
+        """Write transactions committed since :meth:`open` (migrations not counted)."""
+        return self._conn.commits - self._commits_before
+
+    async def close(self) -> None:
+        """Run what is already queued, close the connection, stop the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await asyncio.wrap_future(self._executor.submit(self._guard, self._conn.close))
+        finally:
+            self._executor.shutdown(wait=False)
+
+    # --- reads and writes ---------------------------------------------------------------
+
+    async def read(self, work: Work[T]) -> T:
+        """Run ``work`` on the thread, alone; SQLite errors become StoreError."""
+        self._check_open()
+        conn = self._conn
+        return await asyncio.wrap_future(self._executor.submit(self._guard, lambda: work(conn)))
+
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in the next group; answered once that group is committed.
+
+        ``work`` must make its changes inside
+        :func:`~amc_tui.store.database.write_transaction` (or none at all).
+        """
+        self._check_open()
+        future: Future[T] = Future()
+        with self._lock:
+            self._queue.append(_Write(work, future))
+            schedule, self._group_scheduled = not self._group_scheduled, True
+        if schedule:
+            self._executor.submit(self._run_queued)
+        return await asyncio.wrap_future(future)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"The history file {self.path} is closed")
+
+    def _guard(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (on the worker thread), turning SQLite errors into StoreError."""
+        try:
+            return fn()
+        except sqlite3.Error as exc:
+            raise self._store_error(exc) from exc
+
+    def _store_error(self, exc: sqlite3.Error) -> StoreError:
+        error = translate_error(exc, self.path, self.busy_timeout)
+        error.__cause__ = exc
+        return error
+
+    def _error_of(self, exc: Exception) -> Exception:
+        """What the awaiter of a write that raised ``exc`` gets."""
+        return self._store_error(exc) if isinstance(exc, sqlite3.Error) else exc
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """End the transaction, if one is open, without keeping anything of it."""
+        with contextlib.suppress(sqlite3.Error):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    # --- group commit (on the worker thread) --------------------------------------------
+
+    def _run_queued(self) -> None:
+        """Take every queued write not cancelled meanwhile, and run them as one group."""
+        with self._lock:
+            queued, self._queue = self._queue, []
+            self._group_scheduled = False
+        group = [w for w in queued if w.future.set_running_or_notify_cancel()]
+        try:
+            if len(group) == 1:
+                self._run_alone(group[0])
+                return
+            while group:
+                group = self._run_group(group)
+        except BaseException as exc:
+            # Not an error of a write (those are answered) but of the worker itself.
+            self._rollback(self._conn)
+            for write in queued:
+                if not write.future.done():
+                    error = StoreError(f"The history file {self.path} could not be written")
+                    error.__cause__ = exc
+                    write.future.set_exception(error)
+            raise
+
+    def _run_alone(self, write: _Write) -> None:
+        """Run one write in its own transaction (its write_transaction's) and answer it."""
+        conn = self._conn
+        try:
+            result = write.work(conn)
+        except Exception as exc:
+            self._rollback(conn)
+            self._answer([], [(write, self._error_of(exc))])
+            return
+        if conn.in_transaction:  # a write that did not end its transaction: undo it
+            self._rollback(conn)
+            error = StoreError(f"A write to the history file {self.path} was left unfinished")
+            self._answer([], [(write, error)])
+        else:
+            self._answer([(write, result)], [])
+
+    def _run_group(self, group: list[_Write]) -> list[_Write]:
+        """Run ``group`` in one transaction and answer each write after it ends.
+
+        Returns the writes not run because SQLite abandoned the transaction midway.
+        """
+        conn = self._conn
+        done: list[tuple[_Write, object]] = []
+        failed: list[tuple[_Write, BaseException]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._answer([], [(w, self._store_error(exc)) for w in group])
+            return []
+        for index, write in enumerate(group):
+            try:
+                conn.execute(f"SAVEPOINT {SAVEPOINT}")
+                result = write.work(conn)
+                conn.execute(f"RELEASE {SAVEPOINT}")
+            except Exception as exc:
+                failed.append((write, self._error_of(exc)))
+                if not self._undo_write(conn):
+                    # The transaction is gone, and with it the writes already run.
+                    failed.extend((w, self._lost_with(exc)) for w, _ in done)
+                    self._answer([], failed)
+                    return group[index + 1 :]
+            else:
+                done.append((write, result))
+        self._end_group(conn, done, failed)
+        return []
+
+    def _undo_write(self, conn: sqlite3.Connection) -> bool:
+        """Roll back to the failed write's savepoint; False if the transaction is lost."""
+        if not conn.in_transaction:
+            return False
+        try:
+            conn.execute(f"ROLLBACK TO {SAVEPOINT}")
+            conn.execute(f"RELEASE {SAVEPOINT}")
+        except sqlite3.Error:
+            self._rollback(conn)
+            return False
+        return True
+
+    def _end_group(
+        self,
+        conn: sqlite3.Connection,
+        done: list[tuple[_Write, object]],
+        failed: list[tuple[_Write, BaseException]],
+    ) -> None:
+        """Commit what succeeded (or roll back when nothing did), then answer all."""
+        if not done:
+            self._rollback(conn)
+        else:
+            try:
+                commit(conn)
+            except sqlite3.Error as exc:
+                self._rollback(conn)
+                failed = failed + [(w, self._store_error(exc)) for w, _ in done]
+                done = []
+        self._answer(done, failed)
+
+    def _lost_with(self, cause: BaseException) -> StoreError:
+        """The error of a write undone because another write lost the transaction."""
+        if isinstance(cause, sqlite3.Error):
+            return self._store_error(cause)
+        error = StoreError(f"The history file {self.path} could not be written")
+        error.__cause__ = cause
+        return error
+
+    @staticmethod
+    def _answer(
+        done: list[tuple[_Write, object]], failed: list[tuple[_Write, BaseException]]
+    ) -> None:
+        for write, result in done:
+            write.future.set_result(result)
+        for write, error in failed:
+            write.future.set_exception(error)
