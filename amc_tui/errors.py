@@ -147,6 +147,15 @@ class RequestTimeoutError(TransientError):
 # --- permanent -------------------------------------------------------------------
 
 
+class LostAnswerError(AmcTuiError):
+    """A create's answer was lost and AMC could not be asked what it made.
+
+    The execution is UNKNOWN until a resume settles it with the list call.
+    """
+
+    category = ErrorCategory.LOST_ANSWER
+
+
 class CredentialsError(PermanentError):
     """The token endpoint refused the credentials, or AMC answered 401 after a refresh."""
 

@@ -101,7 +101,8 @@ class EngineSettings(BaseModel):
 
     max_concurrent_executions: int = Field(default=5, ge=1, le=100)
     max_batch_size: int = Field(default=100, ge=1, le=10_000)
-    max_retry_attempts: int = Field(default=3, ge=1, le=20)
+    max_retry_attempts: int = Field(default=3, ge=0, le=20)
+    """Tries after the first that failed transiently: 3 means waits of 2, 4 and 8 s."""
     retry_delay_base: float = Field(default=2.0, ge=0, le=3600)
     poll_interval_min: float = Field(default=2.0, gt=0, le=3600)
     poll_interval_max: float = Field(default=60.0, gt=0, le=3600)

@@ -82,15 +82,50 @@ class AmcExecution(BaseModel):
     time_window_start: str | None = Field(default=None, alias="timeWindowStart")
     time_window_end: str | None = Field(default=None, alias="timeWindowEnd")
     output_s3_uri: str | None = Field(default=None, alias="outputS3URI")
+    time_window_type: str | None = Field(default=None, alias="timeWindowType")
+    workflow: Any = None
+    parameter_values: Any = Field(default=None, alias="parameterValues")
 
     _time = field_validator(
         "create_time", "last_updated_time", "start_time", "end_time", mode="before"
     )(_lenient_time)
 
-    @field_validator("failure_reason", "time_window_start", "time_window_end", mode="before")
+    @field_validator(
+        "failure_reason", "time_window_start", "time_window_end", "time_window_type", mode="before"
+    )
     @classmethod
     def _str_or_none(cls, value: object) -> object:
         return None if value is None else str(value)
+
+    @property
+    def sql_query(self) -> str | None:
+        """The ad hoc SQL the execution runs, when AMC says."""
+        if isinstance(self.workflow, dict):
+            sql = self.workflow.get("sqlQuery")
+            return sql if isinstance(sql, str) else None
+        return None
+
+    def matches(self, body: dict[str, Any]) -> bool:
+        """Whether this execution could have been made from the create ``body``.
+
+        Compares what AMC echoes back (workflow or SQL, time window, parameters);
+        a field AMC leaves out is not held against it.
+        """
+        if "workflowId" in body and self.workflow_id not in (None, body["workflowId"]):
+            return False
+        sql = body.get("workflow", {}).get("sqlQuery")
+        if sql is not None and self.sql_query not in (None, sql):
+            return False
+        echoed = {
+            "timeWindowType": self.time_window_type,
+            "timeWindowStart": self.time_window_start,
+            "timeWindowEnd": self.time_window_end,
+        }
+        for key, value in echoed.items():
+            if value is not None and key in body and body[key] != value:
+                return False
+        params = self.parameter_values
+        return not (isinstance(params, dict) and params != body.get("parameterValues", {}))
 
     @property
     def status(self) -> ExecutionStatus:

@@ -3,8 +3,9 @@
 Only :class:`~amc_tui.errors.TransientError` is retried (timeouts, lost connections,
 429, 500/502/503/504); every other error, and ``asyncio.CancelledError`` (not an
 ``Exception``), ends the call at once.  Before try ``n + 1`` the wait is
-``retry_delay_base * 2 ** (n - 1)`` seconds, stretched by up to a quarter at random
-(jitter, so many clients do not retry in step) and never shorter than a 429's
+``retry_delay_base * 2 ** (n - 1)`` seconds (2, 4, 8 s by default: the configured
+``max_retry_attempts`` counts the retries, after the first try), stretched by up to
+a quarter at random (jitter, so many clients do not retry in step) and never shorter than a 429's
 ``Retry-After``.  The waiting itself is done by tenacity.
 
 The sleep function is a parameter so that tests and benchmarks can make time fast
@@ -46,13 +47,15 @@ def is_retryable(error: BaseException) -> bool:
 class RetryPolicy:
     """How many tries, and the base of the exponential wait between them."""
 
-    max_attempts: int = 3
+    max_attempts: int = 4
+    """Tries in all: the first and the retries."""
     delay_base: float = 2.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     @classmethod
     def from_settings(cls, engine: EngineSettings) -> RetryPolicy:
-        return cls(max_attempts=engine.max_retry_attempts, delay_base=engine.retry_delay_base)
+        """``max_retry_attempts`` counts retries, so there is one try more."""
+        return cls(max_attempts=1 + engine.max_retry_attempts, delay_base=engine.retry_delay_base)
 
     def delay_after(self, attempt: int, error: BaseException | None = None) -> float:
         """Seconds to wait after try number ``attempt`` (1-based) failed with ``error``."""
@@ -104,4 +107,10 @@ async def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return await retrying(call)
+
+    async def attempt() -> T:
+        # A coroutine function for tenacity, whatever ``call`` is (a lambda returning
+        # a coroutine would otherwise be taken for a plain function and not awaited).
+        return await call()
+
+    return await retrying(attempt)

@@ -1,0 +1,277 @@
+"""BatchRunner: runs stored batches with at most N executions in flight.
+
+One runner serves a whole process (the headless command line, or the TUI with several
+batches at once).  It owns the process-wide semaphore: an execution holds a slot from
+the moment it becomes SUBMITTING until it is final, so AMC never has more than N of
+this process's executions PENDING or RUNNING, and a freed slot is taken at once by the
+next QUEUED execution.  A batch's own ``max_concurrency`` limits it further.
+
+:meth:`BatchRunner.run` takes a stored batch (new, or ``interrupted`` for a resume),
+holds its lock (:mod:`amc_tui.engine.locks`) while it runs, drives every unfinished
+execution with :class:`~amc_tui.engine.execution.ExecutionDriver`, and ends the batch
+in the status DESIGN section 3 derives.  :meth:`cancel` cancels it (queued executions
+without a call, in-flight ones on AMC); a cancel asked by another process through the
+store is noticed within ``cancel_watch_interval`` seconds.  :meth:`interrupt` stops
+it without cancelling anything on AMC and leaves it ``interrupted``, to be resumed.
+
+Events (:mod:`amc_tui.engine.events`) follow every committed change.  Nothing here
+imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from amc_tui.amc.client import AmcClient
+from amc_tui.domain import (
+    Batch,
+    BatchCounts,
+    BatchStatus,
+    Execution,
+    ExecutionStatus,
+    derive_batch_status,
+)
+from amc_tui.engine.events import (
+    BatchFinished,
+    BatchStarted,
+    CancelRequested,
+    EventHub,
+    ExecutionChanged,
+)
+from amc_tui.engine.execution import ExecutionDriver
+from amc_tui.engine.locks import BatchLock
+from amc_tui.engine.polling import PollSchedule
+from amc_tui.engine.retry import RetryPolicy
+from amc_tui.engine.run_state import BatchRun
+from amc_tui.errors import InputError
+from amc_tui.settings import EngineSettings
+from amc_tui.store.history import HistoryStore
+
+log = logging.getLogger(__name__)
+
+_ORDER = {
+    # Executions already on AMC take their slots first, then the unsettled, then the new.
+    ExecutionStatus.PENDING: 0,
+    ExecutionStatus.RUNNING: 0,
+    ExecutionStatus.SUBMITTING: 1,
+    ExecutionStatus.UNKNOWN: 1,
+    ExecutionStatus.QUEUED: 2,
+}
+
+
+class BatchRunner:
+    """Runs batches from the store against AMC; one per process."""
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        client: AmcClient,
+        engine: EngineSettings,
+        *,
+        lock_dir: Path | None = None,
+        max_concurrency: int | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        cancel_watch_interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.limit = max_concurrency or engine.max_concurrent_executions
+        self.events = EventHub()
+        self.driver = ExecutionDriver(
+            store,
+            client,
+            self.events,
+            retry=retry or RetryPolicy.from_settings(engine),
+            schedule=PollSchedule(engine.poll_interval_min, engine.poll_interval_max),
+        )
+        self._slots = asyncio.Semaphore(self.limit)
+        self._lock_dir = lock_dir
+        self._clock = clock
+        self._watch_interval = cancel_watch_interval
+        self._runs: dict[str, BatchRun] = {}
+        self._tasks: dict[str, list[asyncio.Task[None]]] = {}
+
+    @property
+    def running(self) -> list[str]:
+        """Ids of the batches this runner is running now."""
+        return list(self._runs)
+
+    # --- running ----------------------------------------------------------------------
+
+    async def run(self, batch_id: str) -> Batch:
+        """Run (or resume) the stored batch until it ends; return it as stored.
+
+        A batch already finished is returned as it is.  Raises
+        :class:`~amc_tui.engine.locks.BatchBusyError` if another process runs it,
+        :class:`InputError` for an unknown batch, and a store error that stopped it
+        (the batch is then left ``interrupted`` when that can still be written).
+        """
+        lock = BatchLock(self._lock_dir, batch_id) if self._lock_dir is not None else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            return await self._run_locked(batch_id)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    async def _run_locked(self, batch_id: str) -> Batch:
+        if batch_id in self._runs:
+            raise InputError(f"Batch {batch_id} is already running in this process")
+        batch = await self.store.get_batch(batch_id)
+        if batch is None:
+            raise InputError(f"No batch {batch_id!r} in the history")
+        if batch.status.is_terminal:
+            return batch
+        resumed = batch.status is not BatchStatus.PENDING
+        if batch.status is BatchStatus.RUNNING:
+            # We hold its lock, so whoever ran it is gone: it was interrupted.
+            await self.store.transition_batch(batch_id, BatchStatus.INTERRUPTED)
+        await self.store.transition_batch(batch_id, BatchStatus.RUNNING)
+        run = BatchRun(
+            batch=batch,
+            clock=self._clock,
+            executions={ex.id or 0: ex for ex in batch.executions},
+            slots=asyncio.Semaphore(min(batch.max_concurrency, self.limit)),
+            cancel_requested=batch.cancel_requested,
+        )
+        if run.cancel_requested:
+            run.cancel_event.set()
+        self._runs[batch_id] = run
+        self.events.emit(BatchStarted(batch_id, len(batch.executions), resumed))
+        failure: BaseException | None = None
+        try:
+            if run.cancel_requested:
+                await self._cancel_queued(run)
+            failure = await self._drive_all(run)
+        except asyncio.CancelledError:
+            run.interrupted = True
+            await asyncio.shield(self._settle(run))
+            raise
+        finally:
+            del self._runs[batch_id]
+        final = await self._settle(run)
+        if failure is not None:
+            raise failure
+        return final
+
+    async def _drive_all(self, run: BatchRun) -> BaseException | None:
+        pending = [ex for ex in run.executions.values() if not ex.status.is_terminal]
+        pending.sort(key=lambda ex: _ORDER.get(ex.status, 2))
+        tasks = [asyncio.create_task(self._guarded(run, ex)) for ex in pending]
+        self._tasks[run.id] = tasks
+        watcher = asyncio.create_task(self._watch_cancel(run))
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            self._tasks.pop(run.id, None)
+        for result in results:
+            if isinstance(result, Exception):
+                return result
+        return None
+
+    async def _guarded(self, run: BatchRun, ex: Execution) -> None:
+        """Drive one execution in a slot; an unexpected error stops the whole batch."""
+        if run.cancel_requested and ex.status is ExecutionStatus.QUEUED:
+            return
+        try:
+            async with run.slots, self._slots:
+                current = run.executions.get(ex.id or 0, ex)
+                if run.interrupted or current.status.is_terminal:
+                    return
+                await self.driver.drive(run, current)
+        except Exception:
+            log.exception("%s: stopping batch %s", ex.instance_id, run.id)
+            self._stop_tasks(run, keep=asyncio.current_task())
+            raise
+
+    async def _settle(self, run: BatchRun) -> Batch:
+        """Give the batch its final status from the store's view of its executions."""
+        batch = await self.store.get_batch(run.id)
+        assert batch is not None
+        statuses = [ex.status for ex in batch.executions]
+        if run.interrupted or not all(s.is_terminal for s in statuses):
+            for ex in batch.executions:
+                if ex.status is ExecutionStatus.SUBMITTING and ex.id is not None:
+                    # The create may or may not have reached AMC: a resume asks.
+                    await self.store.transition_execution(ex.id, ExecutionStatus.UNKNOWN)
+            status = BatchStatus.INTERRUPTED
+        else:
+            status = derive_batch_status(statuses, cancel_requested=run.cancel_requested)
+        await self.store.transition_batch(run.id, status)
+        final = await self.store.get_batch(run.id)
+        assert final is not None
+        self.events.emit(BatchFinished(run.id, status, BatchCounts.of(statuses)))
+        log.info("batch %s ended %s", run.id, status)
+        return final
+
+    # --- cancelling and interrupting -------------------------------------------------
+
+    async def cancel(self, batch_id: str) -> bool:
+        """Cancel the batch (idempotent).  False if it is unknown or already finished.
+
+        Run here: queued executions are cancelled at once, in-flight ones on AMC.
+        Not run here: the cancel is recorded in the store for the process that runs
+        it (or for the next resume) to carry out.
+        """
+        run = self._runs.get(batch_id)
+        if run is None:
+            return await self.store.request_cancel(batch_id)
+        if run.cancel_requested:
+            return True
+        run.cancel_requested = True
+        await self.store.request_cancel(batch_id)
+        self.events.emit(CancelRequested(batch_id))
+        run.cancel_event.set()
+        await self._cancel_queued(run)
+        return True
+
+    async def _cancel_queued(self, run: BatchRun) -> None:
+        for updated in await self.store.cancel_queued(run.id):
+            previous = run.executions.get(updated.id or 0)
+            run.executions[updated.id or 0] = updated
+            before = previous.status if previous else ExecutionStatus.QUEUED
+            self.events.emit(ExecutionChanged(run.id, updated, before))
+
+    def interrupt(self, batch_id: str | None = None) -> None:
+        """Stop running the batch (every batch if None) without cancelling on AMC.
+
+        Submissions stop at once; executions on AMC keep running there; the batch ends
+        ``interrupted`` and a resume picks it up.
+        """
+        for run in list(self._runs.values()):
+            if batch_id is None or run.id == batch_id:
+                run.interrupted = True
+                self._stop_tasks(run)
+
+    def _stop_tasks(self, run: BatchRun, keep: asyncio.Task[object] | None = None) -> None:
+        run.interrupted = True
+        for task in self._tasks.get(run.id, []):
+            if task is not keep:
+                task.cancel()
+
+    async def _watch_cancel(self, run: BatchRun) -> None:
+        """Notice a cancel asked through the store by another process."""
+        while not run.cancel_requested:
+            await asyncio.sleep(self._watch_interval)
+            try:
+                asked = await self.store.is_cancel_requested(run.id)
+            except Exception:
+                log.exception("checking batch %s for a cancel", run.id)
+                continue
+            if asked and not run.cancel_requested:
+                log.info("batch %s: cancel asked by another process", run.id)
+                await self.cancel(run.id)
