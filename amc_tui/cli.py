@@ -3,8 +3,9 @@
 Each subcommand hands its parsed arguments to a function elsewhere and turns the
 outcome into an exit code (DESIGN section 7): 0 success, 1 finished with
 failures, 2 invalid input, 3 configuration or credentials error, 4 cancelled,
-130 interrupted.  Global options are accepted before or after the subcommand.
-Headless commands never import textual.
+130 interrupted by Ctrl+C; 143 and 129 when SIGTERM or SIGHUP stopped a run (the
+batch is left ``interrupted``, resumable).  Global options are accepted before or
+after the subcommand.  Headless commands never import textual.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def _number(
 
 
 _port = _number("port", int, 0, 65535)
+_concurrency = _number("--max-concurrency", int, 1, 100)
+_limit = _number("--limit", int, 1, 100_000)
 _rate = _number("rate", float, 0.0, 1.0)
 _positive = _number("value", float, 0.0, float("inf"), exclude_low=True)
 
@@ -92,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_global_options(parser, in_subcommand=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _add_batch_commands(commands)
 
     instances = commands.add_parser(
         "instances",
@@ -132,6 +137,86 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_batch_commands(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run one query on many instances",
+        description="Run one AMC query on many instances: at most --max-concurrency "
+        "executions in flight, transient errors retried.  Ctrl+C cancels the batch (also on "
+        "AMC); a second Ctrl+C leaves it interrupted, for `amc-tui resume`.",
+    )
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sql-file", type=Path, metavar="PATH", help="ad hoc SQL to run")
+    source.add_argument("--workflow-id", metavar="ID", help="a saved workflow on each instance")
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--instances",
+        action="append",
+        metavar="ID[,ID...]",
+        help="AMC instance ids or amc-tui instance UUIDs (repeatable)",
+    )
+    which.add_argument("--all-instances", action="store_true", help="every instance of the profile")
+    run.add_argument("--start", metavar="YYYY-MM-DDTHH:MM:SS", help="time window start")
+    run.add_argument("--end", metavar="YYYY-MM-DDTHH:MM:SS", help="time window end")
+    run.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="a query parameter (repeatable)"
+    )
+    run.add_argument(
+        "--param-file",
+        type=Path,
+        metavar="FILE.toml",
+        help='parameters: a [params] table and [instances."AMC-ID"] override tables',
+    )
+    run.add_argument("--name", metavar="TEXT", help="a name for the batch")
+    run.add_argument(
+        "--max-concurrency",
+        type=_concurrency,
+        metavar="N",
+        help="executions in flight at once (default: engine.max_concurrent_executions)",
+    )
+    run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_global_options(run, in_subcommand=True)
+
+    history = commands.add_parser("history", help="list past batches, newest first")
+    history.add_argument("--limit", type=_limit, default=20, metavar="N", help="default 20")
+    history.add_argument("--json", action="store_true", help="print one JSON list on stdout")
+    _add_global_options(history, in_subcommand=True)
+
+    show = commands.add_parser("show", help="one batch and its executions")
+    show.add_argument("batch_id", metavar="BATCH_ID")
+    show.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_global_options(show, in_subcommand=True)
+
+    cancel = commands.add_parser(
+        "cancel",
+        help="cancel a batch (also one running in another process)",
+        description="Cancel a batch: queued executions are dropped and running ones cancelled "
+        "on AMC, by the process running the batch or, if none does, by this one.",
+    )
+    cancel.add_argument("batch_id", metavar="BATCH_ID")
+    _add_global_options(cancel, in_subcommand=True)
+
+    resume = commands.add_parser(
+        "resume",
+        help="finish an interrupted batch",
+        description="Finish an interrupted batch: executions on AMC are followed, queued "
+        "ones submitted, and ones whose create answer is unknown settled with AMC's list "
+        "call (adopted, or submitted).",
+    )
+    resume.add_argument("batch_id", metavar="BATCH_ID")
+    resume.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_global_options(resume, in_subcommand=True)
+
+
+_BATCH_COMMANDS = {
+    "run": "run_command",
+    "resume": "resume_command",
+    "cancel": "cancel_command",
+    "show": "show_command",
+    "history": "history_command",
+}
+
+
 def _run_async(factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
     return asyncio.run(factory())
 
@@ -156,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from amc_tui.commands import instances_command
 
             return _run_async(lambda: instances_command(args))
+        if args.command in _BATCH_COMMANDS:
+            from amc_tui import batch_commands
+
+            command = getattr(batch_commands, _BATCH_COMMANDS[args.command])
+            return _run_async(lambda: command(args))
         if args.command == "simulator":
             from amc_tui.commands import simulator_command
 

@@ -14,9 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from amc_tui import output
-from amc_tui.amc.connection import open_client_for
-from amc_tui.engine.instances import InstanceCatalog
-from amc_tui.engine.retry import RetryPolicy
 from amc_tui.errors import AmcTuiError
 from amc_tui.logs import add_secrets, setup_logging
 from amc_tui.settings import Settings, ensure_data_dir, load_settings, resolve_paths
@@ -63,6 +60,11 @@ async def instances_command(args: argparse.Namespace) -> int:
 
 
 async def _instances(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: commands that only read the history never load HTTP or the simulator.
+    from amc_tui.amc.connection import open_client_for
+    from amc_tui.engine.instances import InstanceCatalog
+    from amc_tui.engine.retry import RetryPolicy
+
     advertiser_id = settings.profile.advertiser_id if settings.profile else ""
     api_url = settings.profile.api_url if settings.profile else ""
     async with await HistoryStore.open(settings.paths.history_db) as store:
