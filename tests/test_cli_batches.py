@@ -250,6 +250,8 @@ def test_cancel_from_another_process_exits_4(cli: Cli) -> None:
     proc = cli.start(*cli.run_args(8, "--json"))
     batch_id = batch_id_of(proc)
     wait_for(lambda: cli.sim.stats.in_flight() == 5)
+    busy = cli("resume", batch_id)  # one process runs a batch at a time
+    assert busy.returncode == 2 and f"Batch {batch_id} is being run by process" in busy.stderr
     cancelled = cli("cancel", batch_id)
     assert cancelled.returncode == 0, cancelled.stderr
     code, out, err = finish(proc)

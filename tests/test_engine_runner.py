@@ -19,6 +19,7 @@ from amc_tui.engine.events import (
     BatchStarted,
     CancelRequested,
     ExecutionChanged,
+    PollFailed,
 )
 from amc_tui.engine.locks import BatchBusyError, BatchLock
 from amc_tui.engine.runner import BatchRunner
@@ -341,3 +342,34 @@ async def test_unknown_and_finished_batches(env: EngineEnv) -> None:
     again = await runner.run(batch.id)
     assert again.status is BatchStatus.COMPLETED
     assert sum(env.sim.stats.requests.values()) == calls
+
+
+# --- faults while polling, and cancelling a batch nobody runs ---------------------------
+
+
+async def test_polling_rides_out_transient_errors(env: EngineEnv) -> None:
+    env.sim.config.server_error_rate = 0.3
+    env.sim.config.throttle_rate = 0.2
+    batch = await env.new_batch(10)
+    final = await env.runner(fast_engine(max_retry_attempts=8)).run(batch.id)
+    poll_failures = [e for e in env.events if isinstance(e, PollFailed)]
+    assert poll_failures  # status calls failed...
+    assert final.status is BatchStatus.COMPLETED  # ...and polling went on regardless
+    made = env.sim.stats.executions_made_per_instance
+    assert set(made.values()) == {1} and len(made) == 10  # 5xx on create: no duplicates
+    assert env.sim.stats.max_in_flight <= 5
+
+
+async def test_cancelling_an_interrupted_batch_cancels_on_amc(env: EngineEnv) -> None:
+    runner, batch_id, task = await _running_batch(env)
+    runner.interrupt(batch_id)
+    assert (await asyncio.wait_for(task, 20)).status is BatchStatus.INTERRUPTED
+    assert env.sim.stats.in_flight() == 5
+
+    later = env.runner()
+    assert await later.cancel(batch_id)  # nobody runs it: recorded in the store
+    final = await later.run(batch_id)  # the run carries the cancel out
+    assert final.status is BatchStatus.CANCELLED
+    assert env.sim.stats.in_flight() == 0
+    assert env.sim.stats.requests["POST create"] == 5
+    assert [ex.status for ex in final.executions] == [S.CANCELLED] * 12

@@ -108,7 +108,7 @@ class ExecutionFile:
         for entry in stored.executions:
             local = state.executions.get(entry.execution_id)
             if local is None:
-                state.executions[entry.execution_id] = entry.record(now, now_wall)
+                state.remember(entry.record(now, now_wall))
                 self._entries[entry.execution_id] = entry
             elif local.cancel_requested_clock is None and entry.cancel_requested_wall is not None:
                 entry.apply_cancel(local)

@@ -47,6 +47,8 @@ class SimulatorState:
         self.stats = SimulatorStats(count_in_flight=self.in_flight)
         self.signing_key = hashlib.sha256(f"amc-simulator|{config.seed}".encode()).digest()
         self._draws: Counter[str] = Counter()
+        self._maybe_active: dict[str, ExecutionRecord] = {}
+        self._instances_of: tuple[int, int, dict[str, SimInstance]] = (0, 0, {})
 
     # --- randomness ----------------------------------------------------------------
 
@@ -60,9 +62,30 @@ class SimulatorState:
     # --- executions ----------------------------------------------------------------
 
     def in_flight(self) -> int:
-        """Executions PENDING or RUNNING now."""
+        """Executions PENDING or RUNNING now.
+
+        Only records not yet seen finished are looked at (a finished execution never
+        runs again), so this stays cheap with thousands of executions on record.
+        """
         now = self.clock()
-        return sum(1 for record in self.executions.values() if record.is_in_flight(now))
+        count = 0
+        for execution_id, seen in list(self._maybe_active.items()):
+            record = self.executions.get(execution_id)
+            if record is None:  # pruned
+                del self._maybe_active[execution_id]
+                continue
+            if record is not seen:  # replaced by a newer copy from the state file
+                self._maybe_active[execution_id] = record
+            if record.is_in_flight(now):
+                count += 1
+            else:
+                del self._maybe_active[execution_id]
+        return count
+
+    def remember(self, record: ExecutionRecord) -> None:
+        """Keep ``record`` (new, or a newer copy of a known one)."""
+        self.executions[record.execution_id] = record
+        self._maybe_active[record.execution_id] = record
 
     def take_seq(self) -> int:
         """The next execution sequence number, consumed."""
@@ -71,7 +94,7 @@ class SimulatorState:
         return seq
 
     def add_execution(self, record: ExecutionRecord) -> None:
-        self.executions[record.execution_id] = record
+        self.remember(record)
         self.revision += 1
         self.stats.executions_made_per_instance[record.instance_id] += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.in_flight())
@@ -95,7 +118,12 @@ class SimulatorState:
     @property
     def instances(self) -> dict[str, SimInstance]:
         """Every known instance (of any account) by id, from the current config."""
-        return {i.instance_id: i for i in self.config.instances}
+        listed = self.config.instances
+        key, size, by_id = self._instances_of
+        if key != id(listed) or size != len(listed):
+            by_id = {i.instance_id: i for i in listed}
+            self._instances_of = (id(listed), len(listed), by_id)
+        return by_id
 
     def account_instances(self) -> list[SimInstance]:
         """The instances of the account the credentials belong to, in config order."""
