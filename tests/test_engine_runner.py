@@ -373,3 +373,28 @@ async def test_cancelling_an_interrupted_batch_cancels_on_amc(env: EngineEnv) ->
     assert env.sim.stats.in_flight() == 0
     assert env.sim.stats.requests["POST create"] == 5
     assert [ex.status for ex in final.executions] == [S.CANCELLED] * 12
+
+
+async def test_waiting_for_amc_to_confirm_a_cancel_does_not_hammer_it(env: EngineEnv) -> None:
+    runner, batch_id, task = await _running_batch(env, n=5)
+    env.sim.config.cancel_delay = 400.0  # AMC confirms 0.4 s after the cancel
+    calls_before = sum(env.sim.stats.status_calls_per_execution.values())
+    await runner.cancel(batch_id)
+    final = await asyncio.wait_for(task, 20)
+    assert final.status is BatchStatus.CANCELLED
+    per_execution = (sum(env.sim.stats.status_calls_per_execution.values()) - calls_before) / 5
+    # Polls back off from the minimum interval; a busy loop would make thousands.
+    assert 1 <= per_execution <= 60
+
+
+async def test_cancelling_an_unsettled_batch_sends_nothing(env: EngineEnv) -> None:
+    batch = await env.new_batch(2)
+    first = batch.executions[0]
+    await env.store.start_attempt(first.id or 0)  # died mid-create; AMC made nothing
+    runner = env.runner()
+    assert await runner.cancel(batch.id)
+    final = await runner.run(batch.id)
+    assert final.status is BatchStatus.CANCELLED
+    assert [ex.status for ex in final.executions] == [S.CANCELLED, S.CANCELLED]
+    assert env.sim.stats.requests["POST create"] == 0
+    assert env.sim.stats.requests["GET list"] == 1  # asked AMC before deciding

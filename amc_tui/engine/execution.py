@@ -13,6 +13,7 @@ to the store first and emitted after the write returned (:class:`Recorder`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from amc_tui.amc.client import AmcClient
@@ -55,36 +56,45 @@ class ExecutionDriver:
     async def drive(self, run: BatchRun, ex: Execution) -> None:
         """Take ``ex`` to a final state (or as far as a cancel or interrupt lets it)."""
         if ex.status in (ExecutionStatus.SUBMITTING, ExecutionStatus.UNKNOWN):
-            ex = await self.submitter.reconcile(run, ex)
+            settled = await self.submitter.reconcile(run, ex)
+            if settled is None:
+                return  # AMC could not be asked: it stays UNKNOWN for a later resume
+            ex = settled
+        fresh = False
         if ex.status in (ExecutionStatus.QUEUED, ExecutionStatus.UNKNOWN):
             if run.cancel_requested:
+                if ex.status is ExecutionStatus.UNKNOWN:  # settled: nothing on AMC
+                    await self.recorder.move(run, ex, ExecutionStatus.CANCELLED)
                 return
             ex = await self.submitter.submit(run, ex)
+            fresh = True
         if ex.status.is_on_amc:
-            await self.follow(run, ex)
+            await self.follow(run, ex, fresh=fresh)
 
     # --- following --------------------------------------------------------------------
 
-    async def follow(self, run: BatchRun, ex: Execution) -> Execution:
-        """Poll ``ex`` until AMC reports it finished, cancelling it if asked."""
+    async def follow(self, run: BatchRun, ex: Execution, *, fresh: bool = True) -> Execution:
+        """Poll ``ex`` until AMC reports it finished, cancelling it if asked.
+
+        Its age counts from now when it was just created (``fresh``), else from when
+        it was submitted (a resumed batch).
+        """
         assert ex.id is not None and ex.amc_execution_id is not None
         started = run.clock()
-        if ex.submitted_at is not None:  # resumed: count the age from the submission
+        if not fresh and ex.submitted_at is not None:
             started -= max(0.0, (utc_now() - ex.submitted_at).total_seconds())
         seen_active = 0.0
-        cancel_sent = False
+        cancel_sent_at: float | None = None
         while True:
             age = run.clock() - started
-            if run.cancel_requested and not cancel_sent:
-                cancel_sent = True
+            if run.cancel_requested and cancel_sent_at is None:
                 await self._cancel_on_amc(run, ex)
-                delay = self.schedule.interval_min
-            elif cancel_sent:
-                delay = self.schedule.interval_min
-            else:
-                delay = self.schedule.next_delay(age, run.siblings)
-            if await run.pause(delay) and not cancel_sent:
-                continue
+                cancel_sent_at = run.clock()  # then ask at once whether it took
+            elif cancel_sent_at is not None:
+                # Until AMC confirms: from the minimum interval, growing.
+                await asyncio.sleep(self.schedule.by_age(run.clock() - cancel_sent_at))
+            elif await run.pause(self.schedule.next_delay(age, run.siblings)):
+                continue  # a cancel came while waiting: send it first
             try:
                 now = await self.client.get_execution(ex.instance_id, ex.amc_execution_id)
             except (TransientError, ProtocolError) as error:

@@ -248,8 +248,12 @@ class Submitter:
                 return item
         return None
 
-    async def reconcile(self, run: BatchRun, ex: Execution) -> Execution:
-        """Settle an execution left SUBMITTING or UNKNOWN: adopt what AMC made, or not."""
+    async def reconcile(self, run: BatchRun, ex: Execution) -> Execution | None:
+        """Settle an execution left SUBMITTING or UNKNOWN: adopt what AMC made, or not.
+
+        Returns it adopted (with AMC's id and status), or UNKNOWN when AMC made nothing
+        for it (to be submitted), or None when AMC could not be asked (it stays UNKNOWN).
+        """
         assert ex.id is not None
         attempts = await self.recorder.store.list_attempts(ex.id)
         last = attempts[-1] if attempts else None
@@ -260,8 +264,8 @@ class Submitter:
         except _LookupFailed:
             log.warning("%s: cannot settle %s now; it stays UNKNOWN", ex.instance_id, ex.status)
             if ex.status is ExecutionStatus.SUBMITTING:
-                return await self.recorder.move(run, ex, ExecutionStatus.UNKNOWN)
-            return ex
+                await self.recorder.move(run, ex, ExecutionStatus.UNKNOWN)
+            return None
         open_try = last is not None and last.finished_at is None
         if made is not None:
             log.info(
