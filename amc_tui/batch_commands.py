@@ -91,7 +91,6 @@ async def run_command(args: argparse.Namespace) -> int:
     with logged_errors(settings):
         from amc_tui.amc.connection import open_client_for
         from amc_tui.engine.instances import InstanceCatalog
-        from amc_tui.engine.retry import RetryPolicy
         from amc_tui.engine.validation import (
             build_batch,
             build_query,
@@ -117,15 +116,7 @@ async def run_command(args: argparse.Namespace) -> int:
         )
         refs = None if args.all_instances else split_instance_refs(args.instances)
         async with await _open_store(settings) as store:
-            advertiser_id = settings.profile.advertiser_id if settings.profile else ""
-            api_url = settings.profile.api_url if settings.profile else ""
-            catalog = InstanceCatalog(
-                store,
-                profile=settings.profile_name,
-                advertiser_id=advertiser_id,
-                api_url=api_url,
-                retry=RetryPolicy.from_settings(settings.engine),
-            )
+            catalog = InstanceCatalog.for_settings(store, settings)
             async with open_client_for(settings) as client:
                 known = await catalog.load(client)
                 batch, resolved = build_batch(

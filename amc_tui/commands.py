@@ -63,18 +63,9 @@ async def _instances(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: commands that only read the history never load HTTP or the simulator.
     from amc_tui.amc.connection import open_client_for
     from amc_tui.engine.instances import InstanceCatalog
-    from amc_tui.engine.retry import RetryPolicy
 
-    advertiser_id = settings.profile.advertiser_id if settings.profile else ""
-    api_url = settings.profile.api_url if settings.profile else ""
     async with await HistoryStore.open(settings.paths.history_db) as store:
-        catalog = InstanceCatalog(
-            store,
-            profile=settings.profile_name,
-            advertiser_id=advertiser_id,
-            api_url=api_url,
-            retry=RetryPolicy.from_settings(settings.engine),
-        )
+        catalog = InstanceCatalog.for_settings(store, settings)
         async with open_client_for(settings) as client:
             instances = await catalog.load(client, refresh=args.refresh)
     if args.json:

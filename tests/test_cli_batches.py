@@ -318,3 +318,22 @@ def test_sigterm_and_sighup_leave_amc_running_then_resume_finishes(
     assert document["status"] == "completed" and document["counts"]["succeeded"] == 8
     made = cli.sim.stats.executions_made_per_instance
     assert sorted(made) == sorted(cli.instances[:8]) and set(made.values()) == {1}
+
+
+def test_cancel_of_an_interrupted_batch_cancels_on_amc(cli: Cli) -> None:
+    cli.set_duration(LONG)
+    proc = cli.start(*cli.run_args(8))
+    batch_id = batch_id_of(proc)
+    wait_for(lambda: cli.sim.stats.in_flight() == 5)
+    proc.send_signal(signal.SIGTERM)
+    assert finish(proc)[0] == 128 + signal.SIGTERM
+    assert cli.sim.stats.in_flight() == 5
+
+    cancelled = cli("cancel", batch_id)  # nobody runs it now: this process cancels
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "ended cancelled" in cancelled.stderr
+    assert cli.sim.stats.in_flight() == 0
+    shown = json.loads(cli("show", batch_id, "--json").stdout)
+    assert shown["status"] == "cancelled" and shown["counts"]["cancelled"] == 8
+    again = cli("cancel", batch_id)  # idempotent
+    assert again.returncode == 0 and "already ended cancelled" in again.stderr

@@ -14,6 +14,7 @@ from amc_tui.amc.client import AmcClient
 from amc_tui.amc.models import AmcInstance
 from amc_tui.domain import Instance
 from amc_tui.engine.retry import RetryPolicy, Sleep, call_with_retries
+from amc_tui.settings import Settings
 from amc_tui.store.history import HistoryStore
 from amc_tui.store.instances import InstanceRecord
 
@@ -48,6 +49,18 @@ class InstanceCatalog:
         self.profile = profile
         self.advertiser_id = advertiser_id
         self.default_region = region_of_api_url(api_url)
+
+    @classmethod
+    def for_settings(cls, store: HistoryStore, settings: Settings) -> InstanceCatalog:
+        """The catalog of the active profile (the demo account when there is none)."""
+        profile = settings.profile
+        return cls(
+            store,
+            profile=settings.profile_name,
+            advertiser_id=profile.advertiser_id if profile else "",
+            api_url=profile.api_url if profile else "",
+            retry=RetryPolicy.from_settings(settings.engine),
+        )
 
     async def cached(self) -> list[Instance]:
         """The instances recorded at the last refresh (empty if never refreshed)."""
