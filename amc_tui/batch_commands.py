@@ -33,6 +33,7 @@ from amc_tui.settings import Settings
 from amc_tui.store.history import HistoryStore
 
 if TYPE_CHECKING:
+    from amc_tui.amc.client import AmcClient
     from amc_tui.engine.runner import BatchRunner
 
 EXIT_OK = 0
@@ -42,10 +43,6 @@ EXIT_INTERRUPTED = 130
 
 MAX_SQL_FILE_BYTES = 200_000
 CANCEL_WAIT_SECONDS = 60.0
-
-
-def lock_dir(settings: Settings) -> Path:
-    return settings.paths.data_dir / "locks"
 
 
 def read_sql_file(path: Path) -> str:
@@ -153,17 +150,15 @@ async def resume_command(args: argparse.Namespace) -> int:
 
 
 def _runner(
-    store: HistoryStore, client: object, settings: Settings, max_concurrency: int | None
+    store: HistoryStore, client: AmcClient, settings: Settings, max_concurrency: int | None
 ) -> BatchRunner:
-    from amc_tui.amc.client import AmcClient
     from amc_tui.engine.runner import BatchRunner
 
-    assert isinstance(client, AmcClient)
     return BatchRunner(
         store,
         client,
         settings.engine,
-        lock_dir=lock_dir(settings),
+        lock_dir=settings.paths.lock_dir,
         max_concurrency=max_concurrency,
     )
 
@@ -287,7 +282,7 @@ async def cancel_command(args: argparse.Namespace) -> int:
             if batch.status.is_terminal:
                 _say(f"amc-tui: batch {batch.id} already ended {batch.status}")
                 return EXIT_OK
-            if is_owned_elsewhere(lock_dir(settings), batch.id):
+            if is_owned_elsewhere(settings.paths.lock_dir, batch.id):
                 await store.request_cancel(batch.id)
                 _say(f"amc-tui: cancel of {batch.id} sent to the process running it; waiting")
                 final = await _wait_for_end(store, batch.id)

@@ -172,6 +172,16 @@ class Paths:
         return self.data_dir / "state.toml"
 
     @property
+    def lock_dir(self) -> Path:
+        """One lock file per batch being run (see :mod:`amc_tui.engine.locks`)."""
+        return self.data_dir / "locks"
+
+    @property
+    def simulator_state_file(self) -> Path:
+        """The demo simulator's executions, shared by every amc-tui process."""
+        return self.data_dir / "simulator-state.json"
+
+    @property
     def queries_dir(self) -> Path:
         return self.config_file.parent / "queries"
 

@@ -29,7 +29,6 @@ from amc_tui.amc.simulator import (
 from amc_tui.settings import HttpSettings, Settings
 
 USER_AGENT = "amc-tui/0.1"
-SIMULATOR_STATE_FILE = "simulator-state.json"
 """The demo simulator's executions, in the data dir, shared by every amc-tui process."""
 
 
@@ -107,7 +106,7 @@ def open_demo_client(
 def open_client_for(settings: Settings, simulator: AmcSimulator | None = None) -> AmcClient:
     """The AmcClient of the active profile; the embedded simulator in demo mode."""
     if settings.profile is None:
-        state_file = settings.paths.data_dir / SIMULATOR_STATE_FILE
+        state_file = settings.paths.simulator_state_file
         return open_demo_client(simulator, settings.http, state_file)
     credentials = settings.require_credentials()
     profile = settings.profile
