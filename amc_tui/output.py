@@ -147,15 +147,26 @@ def counts_json(counts: BatchCounts) -> dict[str, int]:
     }
 
 
+def shown_error(execution: Execution) -> str | None:
+    """The execution's error, unless it succeeded in the end.
+
+    A trouble on the way (a lost create answer settled later) stays in the store and
+    in its attempts, but a succeeded execution shows no error.
+    """
+    if execution.status is ExecutionStatus.SUCCEEDED:
+        return None
+    return execution.error_message
+
+
 def execution_json(execution: Execution, *, fallback_error: str | None = None) -> dict[str, Any]:
     """One element of ``executions``: ``error`` is the short user-facing message or null.
 
     ``fallback_error`` is used when the execution has no message of its own and did
     not succeed (e.g. the message of its last failed attempt).
     """
-    error = execution.error_message
-    if error is None and execution.status is not ExecutionStatus.SUCCEEDED:
-        error = fallback_error
+    error = shown_error(execution) or fallback_error
+    if execution.status is ExecutionStatus.SUCCEEDED:
+        error = None
     return {
         "instance_id": execution.instance_id,
         "instance_uuid": str(execution.instance_uuid),
@@ -265,7 +276,7 @@ def batch_table(batch: Batch) -> str:
                 e.status.value,
                 str(e.attempts),
                 e.amc_execution_id or "-",
-                e.error_message or "",
+                shown_error(e) or "",
             )
             for e in batch.executions
         ),

@@ -337,3 +337,22 @@ def test_cancel_of_an_interrupted_batch_cancels_on_amc(cli: Cli) -> None:
     assert shown["status"] == "cancelled" and shown["counts"]["cancelled"] == 8
     again = cli("cancel", batch_id)  # idempotent
     assert again.returncode == 0 and "already ended cancelled" in again.stderr
+
+
+def test_parameters_from_a_file_and_the_command_line_reach_amc(cli: Cli, tmp_path: Path) -> None:
+    first, second = cli.instances[:2]
+    params = tmp_path / "params.toml"
+    params.write_text(
+        f'[params]\nbrand = "Acme"\nlookback = 30\n\n[instances."{second}"]\nbrand = "Acme UK"\n'
+    )
+    done = cli(*cli.run_args(2, "--param-file", str(params), "--param", "lookback=7"))
+    assert done.returncode == 0, done.stderr
+    sent = {r.instance_id: dict(r.request.parameter_values) for r in cli.sim.executions.values()}
+    assert sent[first] == {"brand": "Acme", "lookback": "7"}
+    assert sent[second] == {"brand": "Acme UK", "lookback": "7"}
+
+    stray = tmp_path / "stray.toml"
+    stray.write_text('[instances."amcnotinbatch"]\nbrand = "x"\n')
+    refused = cli(*cli.run_args(1, "--param-file", str(stray)))
+    assert refused.returncode == 2
+    assert "'amcnotinbatch', which is not in this batch" in refused.stderr

@@ -29,7 +29,6 @@ from amc_tui.amc.simulator import (
 from amc_tui.settings import HttpSettings, Settings
 
 USER_AGENT = "amc-tui/0.1"
-"""The demo simulator's executions, in the data dir, shared by every amc-tui process."""
 
 
 def build_http_client(
