@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--real-t",
         type=float,
-        default=0.5,
-        help="real seconds one 15-minute execution takes (default 0.5)",
+        default=1.0,
+        help="real seconds one 15-minute execution takes (default 1)",
     )
     args = parser.parse_args(argv)
     which = set(args.which) or {"makespan", "throughput"}
