@@ -356,3 +356,19 @@ def test_parameters_from_a_file_and_the_command_line_reach_amc(cli: Cli, tmp_pat
     refused = cli(*cli.run_args(1, "--param-file", str(stray)))
     assert refused.returncode == 2
     assert "'amcnotinbatch', which is not in this batch" in refused.stderr
+
+
+def test_sighup_with_the_terminal_gone_still_exits_129(cli: Cli) -> None:
+    cli.set_duration(LONG)
+    proc = cli.start(*cli.run_args(6, "--json"))
+    batch_id = batch_id_of(proc)
+    wait_for(lambda: cli.sim.stats.in_flight() == 5)
+    assert proc.stdout is not None
+    proc.stdout.close()  # the SSH session is gone: writing to it fails
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=30) == 128 + signal.SIGHUP
+    assert proc.stderr is not None
+    proc.stderr.close()
+    shown = json.loads(cli("show", batch_id, "--json").stdout)
+    assert shown["status"] == "interrupted"
+    assert cli.sim.stats.in_flight() == 5
