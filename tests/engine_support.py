@@ -12,19 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-from pydantic import SecretStr
-
 from amc_tui.amc.client import AmcClient
-from amc_tui.amc.connection import open_client, open_demo_client
+from amc_tui.amc.connection import open_demo_client
 from amc_tui.amc.simulator import (
-    DEMO_ADVERTISER_ID,
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_MARKETPLACE_ID,
-    DEMO_REFRESH_TOKEN,
-    SIMULATOR_BASE_URL,
-    TOKEN_PATH,
     AmcSimulator,
     SimulatorConfig,
 )
@@ -111,19 +101,7 @@ async def make_env(
     tmp_path: Path, store: HistoryStore, config: SimulatorConfig, *, wrap: Wrap | None = None
 ) -> EngineEnv:
     sim = AmcSimulator(config)
-    if wrap is None:
-        client = open_demo_client(sim)
-    else:
-        client = open_client(
-            api_url=SIMULATOR_BASE_URL,
-            token_url=SIMULATOR_BASE_URL + TOKEN_PATH,
-            client_id=DEMO_CLIENT_ID,
-            advertiser_id=DEMO_ADVERTISER_ID,
-            marketplace_id=DEMO_MARKETPLACE_ID,
-            client_secret=SecretStr(DEMO_CLIENT_SECRET),
-            refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
-            transport=httpx.ASGITransport(app=wrap(sim)),
-        )
+    client = open_demo_client(sim if wrap is None else wrap(sim))
     catalog = InstanceCatalog(store, profile="demo", advertiser_id="", api_url="")
     instances = await catalog.load(client)
     return EngineEnv(store, sim, client, instances, tmp_path / "locks")

@@ -8,7 +8,9 @@ the difference.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -29,6 +31,8 @@ from amc_tui.amc.simulator import (
 from amc_tui.settings import HttpSettings, Settings
 
 USER_AGENT = "amc-tui/0.1"
+
+AsgiApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 def build_http_client(
@@ -79,7 +83,7 @@ def open_client(
 
 
 def open_demo_client(
-    simulator: AmcSimulator | None = None,
+    simulator: AmcSimulator | AsgiApp | None = None,
     http: HttpSettings | None = None,
     state_file: Path | None = None,
 ) -> AmcClient:
@@ -87,6 +91,7 @@ def open_demo_client(
 
     Without ``simulator`` a default one is made, keeping its executions in
     ``state_file`` (if given) so that other processes, and later ones, see them.
+    ``simulator`` may also be any ASGI app in front of one (tests watch calls so).
     """
     simulator = simulator or AmcSimulator(SimulatorConfig(), state_file=state_file)
     return open_client(
