@@ -98,7 +98,7 @@ async def run_command(args: argparse.Namespace) -> int:
 
         # Everything the operator typed is checked before the store or AMC is touched.
         sql = read_sql_file(args.sql_file) if args.sql_file is not None else None
-        window = build_time_window(args.start, args.end)
+        window = build_time_window(args.start, args.end, args.window)
         options = [parse_param_option(text) for text in args.param or []]
         file_params: dict[str, str] = {}
         overrides: dict[str, dict[str, str]] = {}

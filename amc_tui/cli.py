@@ -159,6 +159,13 @@ def _add_batch_commands(commands: Any) -> None:
     run.add_argument("--start", metavar="YYYY-MM-DDTHH:MM:SS", help="time window start")
     run.add_argument("--end", metavar="YYYY-MM-DDTHH:MM:SS", help="time window end")
     run.add_argument(
+        "--window",
+        metavar="TYPE",
+        help="a relative AMC time window instead of --start/--end: MOST_RECENT_DAY, "
+        "MOST_RECENT_WEEK, CURRENT_MONTH, PREVIOUS_MONTH or ALL (default: the 7 days "
+        "ending 14 days ago, AMC's data lag)",
+    )
+    run.add_argument(
         "--param", action="append", metavar="KEY=VALUE", help="a query parameter (repeatable)"
     )
     run.add_argument(
@@ -252,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return simulator_command(args)
         parser.error(f"unknown command {args.command!r}")
     except AmcTuiError as error:
-        hint = f" (details in {error.log_file})" if error.log_file else ""
+        hint = f" (details in {error.log_file})" if error.log_file and error.detail else ""
         print(f"{PROG}: error: {error.user_message}{hint}", file=sys.stderr)
         return _error_exit_code(error)
     except KeyboardInterrupt:

@@ -201,6 +201,7 @@ def test_failures_exit_1_with_the_reason(cli: Cli) -> None:
         (["--start", "2024-05-01"], "--start '2024-05-01' is not in the form"),
         (["--param", "novalue"], "--param 'novalue'"),
         (["--max-concurrency", "0"], "--max-concurrency 0"),
+        (["--window", "SOMETIME"], "--window 'SOMETIME': expected one of"),
     ],
 )
 def test_invalid_input_exits_2_and_stores_nothing(cli: Cli, args: list[str], message: str) -> None:
@@ -212,6 +213,7 @@ def test_invalid_input_exits_2_and_stores_nothing(cli: Cli, args: list[str], mes
     done = cli(*base, *args)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
+    assert "details in" not in done.stderr  # the message says it all
     assert done.stdout == ""
     assert json.loads(cli("history", "--json").stdout) == []
     assert cli.sim.stats.requests["POST create"] == 0

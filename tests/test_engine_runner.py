@@ -136,6 +136,14 @@ async def test_permanent_errors_are_tried_once(
     assert final.status is BatchStatus.FAILED
 
 
+async def test_an_unknown_saved_workflow_is_named(env: EngineEnv) -> None:
+    batch = await env.new_batch(1, query=QuerySpec(workflow_id="no-such-workflow"))
+    final = await env.runner().run(batch.id)
+    ex = final.executions[0]
+    assert ex.status is S.FAILED and ex.error_category is ErrorCategory.NOT_FOUND
+    assert ex.error_message == "Workflow 'no-such-workflow' was not found on this instance"
+
+
 async def test_retry_after_is_respected(env: EngineEnv) -> None:
     env.sim.config.retry_after = 0.3
     target = env.ids(1)[0]

@@ -29,6 +29,7 @@ from amc_tui.errors import (
     ErrorCategory,
     IllegalTransitionError,
     LostAnswerError,
+    NotFoundError,
     TransientError,
 )
 
@@ -126,6 +127,13 @@ class Submitter:
         except AmcTuiError as error:
             if error is not current.error:
                 raise  # not from AMC (the store, say): the batch stops
+            workflow_id = run.batch.query.workflow_id
+            if isinstance(error, NotFoundError) and workflow_id is not None:
+                # The instance is known (it is in the profile): the workflow is not.
+                error = NotFoundError(
+                    f"Workflow {workflow_id!r} was not found on this instance",
+                    detail=error.detail,
+                )
             return await self._finish_try(run, ex, current, ExecutionStatus.FAILED, error=error)
         return await self._finish_try(run, ex, current, made.status, made=made)
 
