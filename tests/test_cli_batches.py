@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from contract import BATCH_KEYS, COUNT_KEYS, EXECUTION_KEYS
 
 from amc_tui.amc.simulator import (
     DEMO_ADVERTISER_ID,
@@ -33,17 +34,6 @@ from amc_tui.amc.simulator.server import ThreadedServer
 
 pytestmark = pytest.mark.socket
 
-BATCH_KEYS = {"batch_id", "name", "status", "created_at", "finished_at", "counts", "executions"}
-EXECUTION_KEYS = {
-    "instance_id",
-    "instance_uuid",
-    "instance_name",
-    "status",
-    "amc_execution_id",
-    "attempts",
-    "error",
-}
-COUNT_KEYS = {"total", "succeeded", "failed", "cancelled", "unknown"}
 SHORT = 30.0  # simulated seconds: 0.03 s real at 1000x
 LONG = 200_000.0  # 200 s real: still running when the test acts
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from contract import BATCH_KEYS, COUNT_KEYS, EXECUTION_KEYS
 
 from amc_tui import output
 from amc_tui.domain import (
@@ -22,17 +23,6 @@ from amc_tui.domain import (
 
 E = ExecutionStatus
 CREATED = datetime(2026, 11, 28, 17, 2, 3, 750_000, tzinfo=UTC)
-BATCH_KEYS = {"batch_id", "name", "status", "created_at", "finished_at", "counts", "executions"}
-EXECUTION_KEYS = {
-    "instance_id",
-    "instance_uuid",
-    "instance_name",
-    "status",
-    "amc_execution_id",
-    "attempts",
-    "error",
-}
-COUNT_KEYS = {"total", "succeeded", "failed", "cancelled", "unknown"}
 Z_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 

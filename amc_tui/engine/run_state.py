@@ -31,8 +31,9 @@ class BatchRun:
 
     batch: Batch
     clock: Callable[[], float]
+    slots: asyncio.Semaphore
+    """The batch's own limit (``max_concurrency``), inside the process-wide one."""
     executions: dict[int, Execution] = field(default_factory=dict)
-    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(5))
     siblings: SiblingDurations = field(default_factory=SiblingDurations)
     cancel_requested: bool = False
     interrupted: bool = False

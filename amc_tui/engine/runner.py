@@ -41,7 +41,6 @@ from amc_tui.engine.events import (
     BatchStarted,
     CancelRequested,
     EventHub,
-    ExecutionChanged,
 )
 from amc_tui.engine.execution import ExecutionDriver
 from amc_tui.engine.locks import BatchLock
@@ -240,11 +239,9 @@ class BatchRunner:
         return True
 
     async def _cancel_queued(self, run: BatchRun) -> None:
+        # Only QUEUED executions are cancelled here, so that is where each came from.
         for updated in await self.store.cancel_queued(run.id):
-            previous = run.executions.get(updated.id or 0)
-            run.executions[updated.id or 0] = updated
-            before = previous.status if previous else ExecutionStatus.QUEUED
-            self.events.emit(ExecutionChanged(run.id, updated, before))
+            self.driver.recorder.changed(run, updated, ExecutionStatus.QUEUED)
 
     def interrupt(self, batch_id: str | None = None) -> None:
         """Stop running the batch (every batch if None) without cancelling on AMC.
