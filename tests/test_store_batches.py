@@ -307,3 +307,34 @@ async def test_upsert_instances_keeps_uuids_and_marks_missing_inactive(
     given = Instance(uuid=uuid.uuid4(), instance_id="amc2", name="alpha 2", profile="elsewhere")
     (kept,) = await store.upsert_instances("default", [given])
     assert (kept.uuid, kept.name, kept.profile) == (uuids["amc2"], "alpha 2", "default")
+
+
+
+async def test_history_search_matches_id_or_name_and_escapes_wildcards(store: HistoryStore) -> None:
+    first = await store.create_batch(make_batch(["a"], name="weekly reach 100%"))
+    second = await store.create_batch(make_batch(["a"], name="Brand_lift"))
+    await store.create_batch(make_batch(["a"], name="other"))
+
+    assert [s.id for s in await store.list_batches(search="REACH")] == [first.id]
+    assert [s.id for s in await store.list_batches(search="100%")] == [first.id]
+    # "_" and "%" are literal, not LIKE wildcards.
+    assert [s.id for s in await store.list_batches(search="d_l")] == [second.id]
+    assert await store.list_batches(search="0_%") == []
+    assert [s.id for s in await store.list_batches(search=second.id)] == [second.id]
+
+
+async def test_latest_by_instance_gives_each_instance_its_newest_execution(
+    store: HistoryStore,
+) -> None:
+    older = make_batch(["x", "y"], name="older")
+    newer = make_batch(["x"], name="newer")
+    newer.executions[0].instance_uuid = older.executions[0].instance_uuid
+    await store.create_batch(older)
+    await store.create_batch(newer)
+    x, y = (ex.instance_uuid for ex in older.executions)
+
+    latest = await store.latest_by_instance([x, y, uuid.uuid4()])
+
+    assert set(latest) == {x, y}
+    assert latest[x].batch_id == newer.id
+    assert latest[y].batch_id == older.id

@@ -55,6 +55,21 @@ ORDER BY instance_name COLLATE NOCASE, instance_name, id
 """
 
 
+def latest_by_instance(
+    conn: sqlite3.Connection, instance_uuids: Collection[str]
+) -> dict[str, Execution]:
+    """Each instance's most recent execution (of any batch), by instance UUID text."""
+    latest: dict[str, Execution] = {}
+    for instance_uuid in instance_uuids:
+        row = conn.execute(
+            "SELECT * FROM executions WHERE instance_uuid = ? ORDER BY created_at DESC LIMIT 1",
+            (instance_uuid,),
+        ).fetchone()
+        if row is not None:
+            latest[instance_uuid] = row_to_execution(row)
+    return latest
+
+
 def list_executions(
     conn: sqlite3.Connection, batch_id: str, statuses: Collection[ExecutionStatus] | None
 ) -> list[Execution]:

@@ -26,6 +26,7 @@ one still waiting its turn is dropped.  Either way nothing is half-written.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -192,15 +193,17 @@ class HistoryStore:
         limit: int = 50,
         before: datetime | None = None,
         status: BatchStatus | None = None,
+        search: str | None = None,
     ) -> list[BatchSummary]:
         """Up to ``limit`` batches, newest first, with counts computed in SQL.
 
         ``before`` pages on: only batches created strictly before it.  ``status``
-        keeps only batches in that status.
+        keeps only batches in that status; ``search`` only those whose id or name
+        contains it (case-insensitive).
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
-        return await self._read(queries.list_batches, limit, before, status)
+        return await self._read(queries.list_batches, limit, before, status, search)
 
     async def transition_batch(self, batch_id: str, new_status: BatchStatus) -> BatchSummary:
         """Move the batch to ``new_status`` if the state machine allows it.
@@ -232,6 +235,13 @@ class HistoryStore:
         An unknown batch (or an empty ``statuses``) gives an empty list.
         """
         return await self._read(executions.list_executions, batch_id, statuses)
+
+    async def latest_by_instance(
+        self, instance_uuids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, Execution]:
+        """Each given instance's most recent execution, if it ever ran one."""
+        found = await self._read(executions.latest_by_instance, [str(u) for u in instance_uuids])
+        return {uuid.UUID(key): value for key, value in found.items()}
 
     async def find_execution_by_amc_id(self, amc_execution_id: str) -> Execution | None:
         """The (newest) execution AMC knows as ``amc_execution_id``, or None."""

@@ -153,26 +153,35 @@ def _page_sql(where: str) -> str:
     )
 
 
-# Keyed by (a ``before`` is given, a ``status`` is given).
-_PAGE_SQL = {
-    (False, False): _page_sql(""),
-    (True, False): _page_sql("WHERE created_at < ?"),
-    (False, True): _page_sql("WHERE status = ?"),
-    (True, True): _page_sql("WHERE status = ? AND created_at < ?"),
-}
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def list_batches(
-    conn: sqlite3.Connection, limit: int, before: datetime | None, status: BatchStatus | None
+    conn: sqlite3.Connection,
+    limit: int,
+    before: datetime | None,
+    status: BatchStatus | None,
+    search: str | None = None,
 ) -> list[BatchSummary]:
-    """One page of the history, newest first, with counts."""
+    """One page of the history, newest first, with counts.
+
+    ``search`` keeps batches whose id or name contains it (case-insensitive).
+    """
+    where: list[str] = []
     params: list[object] = []
     if status is not None:
+        where.append("status = ?")
         params.append(status.value)
     if before is not None:
+        where.append("created_at < ?")
         params.append(to_db_time(before))
+    if search:
+        pattern = f"%{_escape_like(search)}%"
+        where.append("(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')")
+        params.extend([pattern, pattern])
     params.append(limit)
-    sql = _PAGE_SQL[(before is not None, status is not None)]
+    sql = _page_sql(("WHERE " + " AND ".join(where)) if where else "")
     return [row_to_summary(r) for r in conn.execute(sql, params)]
 
 
