@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_global_options(parser, in_subcommand=False)
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="the TUI shows the history and dashboards only: no launch, cancel or resume",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     _add_batch_commands(commands)
@@ -241,9 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command is None:
-            parser.print_help(sys.stderr)
-            print("\nThe terminal UI is not built yet; try `amc-tui instances`.", file=sys.stderr)
-            return EXIT_INVALID_INPUT
+            from amc_tui.commands import tui_command
+
+            return tui_command(args)
         if args.command == "instances":
             from amc_tui.commands import instances_command
 

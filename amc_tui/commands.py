@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from amc_tui import output
-from amc_tui.errors import AmcTuiError
+from amc_tui.errors import AmcTuiError, InputError
 from amc_tui.logs import add_secrets, setup_logging
 from amc_tui.settings import Settings, ensure_data_dir, load_settings, resolve_paths
 from amc_tui.store.history import HistoryStore
@@ -76,13 +76,26 @@ async def _instances(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def tui_command(args: argparse.Namespace) -> int:
+    """``amc-tui`` with no command: the terminal UI (it needs a terminal)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InputError(
+            "the terminal UI needs a terminal on stdin and stdout; for scripts use "
+            "`amc-tui run ... --json` (see amc-tui --help)"
+        )
+    settings = prepare(args)
+    with logged_errors(settings):
+        from amc_tui.tui.app import run_app
+
+        return run_app(settings, read_only=args.read_only)
+
+
 def simulator_command(args: argparse.Namespace) -> int:
     """``amc-tui simulator``: serve the AMC simulator on a real port until Ctrl+C."""
     from pydantic import ValidationError
 
     from amc_tui.amc.simulator import SimulatorConfig
     from amc_tui.amc.simulator.server import serve
-    from amc_tui.errors import InputError
 
     knobs: dict[str, object] = {"seed": args.seed}
     for name in (

@@ -309,7 +309,6 @@ async def test_upsert_instances_keeps_uuids_and_marks_missing_inactive(
     assert (kept.uuid, kept.name, kept.profile) == (uuids["amc2"], "alpha 2", "default")
 
 
-
 async def test_history_search_matches_id_or_name_and_escapes_wildcards(store: HistoryStore) -> None:
     first = await store.create_batch(make_batch(["a"], name="weekly reach 100%"))
     second = await store.create_batch(make_batch(["a"], name="Brand_lift"))

@@ -1,0 +1,411 @@
+"""AmcApp: the Textual application.  It owns the services and routes engine events.
+
+The app opens :class:`~amc_tui.tui.services.TuiServices` when it mounts, runs each
+batch in a Textual worker (group ``batches``) driving the shared
+:class:`~amc_tui.engine.runner.BatchRunner`, and turns the runner's events into
+messages: it keeps one :class:`~amc_tui.tui.live.LiveBatch` per batch it shows and
+tells every screen which rows changed.  Screens call the methods here to launch,
+resume, cancel and open batches; they never drive the runner themselves.
+
+Quitting while a batch runs asks first (cancel it, leave it running on AMC, or stay);
+batches left ``interrupted`` by an earlier run are offered for resume on start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+
+from amc_tui.domain import Batch, BatchStatus, Instance, QuerySpec, utc_now
+from amc_tui.engine.events import BatchFinished, EngineEvent
+from amc_tui.engine.locks import is_owned_elsewhere
+from amc_tui.errors import AmcTuiError
+from amc_tui.settings import Settings
+from amc_tui.tui.live import LiveBatch
+from amc_tui.tui.messages import BatchUpdated, EngineUpdate
+from amc_tui.tui.services import Clock, TuiServices
+
+log = logging.getLogger(__name__)
+
+FINISH_SEVERITY: dict[BatchStatus, SeverityLevel] = {
+    BatchStatus.COMPLETED: "information",
+    BatchStatus.PARTIAL: "warning",
+    BatchStatus.FAILED: "error",
+    BatchStatus.CANCELLED: "warning",
+    BatchStatus.INTERRUPTED: "warning",
+}
+
+
+class AmcApp(App[int]):
+    """amc-tui's terminal UI."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "amc-tui"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("question_mark", "help", "Keys", id="help"),
+        Binding("ctrl+h", "history", "History", id="history", show=False),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        read_only: bool = False,
+        simulator: object | None = None,
+        clock: Clock = utc_now,
+        offer_resume: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.read_only = read_only
+        self._simulator = simulator
+        self._clock = clock
+        self._offer_resume = offer_resume
+        self._services: TuiServices | None = None
+        self.live: dict[str, LiveBatch] = {}
+        self.startup_error: AmcTuiError | None = None
+        self.sub_title = _subtitle(settings, read_only)
+
+    # --- services ---------------------------------------------------------------------
+
+    @property
+    def services(self) -> TuiServices:
+        if self._services is None:
+            raise RuntimeError("the app's services are not open yet")
+        return self._services
+
+    @property
+    def ready(self) -> bool:
+        """Whether the services are open (screens may use them)."""
+        return self._services is not None
+
+    def now(self) -> datetime:
+        """The current time (a fixed clock in tests and screenshots)."""
+        return self._clock()
+
+    async def on_mount(self) -> None:
+        from amc_tui.amc.simulator import AmcSimulator
+
+        simulator = self._simulator if isinstance(self._simulator, AmcSimulator) else None
+        try:
+            self._services = await TuiServices.open(
+                self.settings, read_only=self.read_only, simulator=simulator, clock=self._clock
+            )
+        except AmcTuiError as error:
+            log.error("%s", error.log_text())
+            self.startup_error = error
+            self.exit(3)
+            return
+        if self.services.runner is not None:
+            self.services.runner.events.add_listener(self._on_engine_event)
+        from amc_tui.tui.screens.history import HistoryScreen
+        from amc_tui.tui.screens.instances import InstancesScreen
+
+        if self.read_only:
+            await self.push_screen(HistoryScreen())
+        else:
+            await self.push_screen(InstancesScreen())
+            if self._offer_resume:
+                await self.offer_resume()
+
+    async def on_unmount(self) -> None:
+        if self._services is None:
+            return
+        runner = self._services.runner
+        if runner is not None and runner.running:
+            runner.interrupt(None)
+            await self.workers.wait_for_complete()
+        await self._services.close()
+
+    # --- engine events ----------------------------------------------------------------
+
+    def _on_engine_event(self, event: EngineEvent) -> None:
+        self.post_message(EngineUpdate(event))
+
+    def on_engine_update(self, message: EngineUpdate) -> None:
+        event = message.event
+        live = self.live.get(event.batch_id)
+        if live is None:
+            return
+        changed = live.apply(event, self.now())
+        finished = isinstance(event, BatchFinished)
+        self.broadcast(BatchUpdated(event.batch_id, frozenset(changed), finished))
+        if finished:
+            assert isinstance(event, BatchFinished)
+            self._announce_end(live, event)
+
+    def broadcast(self, message: BatchUpdated) -> None:
+        """Tell every screen on the stack (a dashboard may sit under a modal)."""
+        for screen in self.screen_stack:
+            screen.post_message(
+                BatchUpdated(message.batch_id, message.execution_ids, message.finished)
+            )
+
+    def _announce_end(self, live: LiveBatch, event: BatchFinished) -> None:
+        counts = event.counts
+        label = live.name or live.id
+        text = (
+            f"{label}: {event.status.value} — {counts.succeeded} succeeded, "
+            f"{counts.failed} failed, {counts.cancelled} cancelled of {counts.total}"
+        )
+        self.notify(text, title="Batch finished", severity=FINISH_SEVERITY[event.status])
+        self.bell()
+
+    # --- batches ----------------------------------------------------------------------
+
+    def running_here(self) -> list[LiveBatch]:
+        """The batches this process is running now, oldest first."""
+        runner = self._services.runner if self._services is not None else None
+        if runner is None:
+            return []
+        return [self.live[b] for b in runner.running if b in self.live]
+
+    async def track(self, batch_id: str) -> LiveBatch | None:
+        """The batch's live state, read from the store if not yet known."""
+        live = self.live.get(batch_id)
+        runner = self.services.runner
+        here = runner is not None and batch_id in runner.running
+        if live is not None and (here or live.here):
+            return live
+        batch = await self.services.store.get_batch(batch_id)
+        if batch is None:
+            return None
+        if live is None:
+            live = self.live[batch_id] = LiveBatch(batch, here=here)
+        else:
+            live.merge(batch)
+        return live
+
+    async def launch(self, batch: Batch) -> None:
+        """Store a validated new batch, start running it, and show its dashboard."""
+        if self.read_only:
+            self.notify("Read-only: batches cannot be launched", severity="error")
+            return
+        stored = await self.services.store.create_batch(batch)
+        self.live[stored.id] = LiveBatch(stored, here=True)
+        self._start(stored.id)
+        await self.open_batch(stored.id)
+
+    async def resume(self, batch_id: str) -> bool:
+        """Resume an interrupted batch here; False (and a message) if it cannot be."""
+        if self.read_only:
+            self.notify("Read-only: batches cannot be resumed", severity="error")
+            return False
+        if is_owned_elsewhere(self.settings.paths.lock_dir, batch_id):
+            self.notify(f"{batch_id} is being run by another amc-tui process", severity="error")
+            return False
+        batch = await self.services.store.get_batch(batch_id)
+        if batch is None or batch.status.is_terminal:
+            self.notify(f"{batch_id} has already ended; nothing to resume", severity="warning")
+            return False
+        if batch_id in (self.services.runner.running if self.services.runner else []):
+            return True
+        self.live[batch_id] = LiveBatch(batch, here=True)
+        self._start(batch_id)
+        return True
+
+    async def cancel(self, batch_id: str) -> None:
+        """Cancel the batch: here, through the store for another process, or settle it."""
+        if self.read_only:
+            self.notify("Read-only: batches cannot be cancelled", severity="error")
+            return
+        runner = self.services.runner
+        assert runner is not None
+        if batch_id in runner.running:
+            await runner.cancel(batch_id)
+            return
+        await self.services.store.request_cancel(batch_id)
+        if is_owned_elsewhere(self.settings.paths.lock_dir, batch_id):
+            self.notify(f"Cancel of {batch_id} sent to the process running it")
+            return
+        # Nobody runs it (interrupted): run it here to carry the cancel out on AMC.
+        await self.resume(batch_id)
+
+    def _start(self, batch_id: str) -> None:
+        self.run_worker(
+            self._run(batch_id),
+            name=f"batch {batch_id}",
+            group="batches",
+            exit_on_error=False,
+        )
+
+    async def _run(self, batch_id: str) -> None:
+        runner = self.services.runner
+        assert runner is not None
+        try:
+            await runner.run(batch_id)
+        except AmcTuiError as error:
+            log.error("batch %s: %s", batch_id, error.log_text())
+            self.notify(error.user_message, title=f"Batch {batch_id}", severity="error")
+        live = self.live.get(batch_id)
+        if live is not None:
+            live.here = False
+
+    async def open_batch(self, batch_id: str) -> None:
+        """Show the batch's dashboard (live if it runs here or elsewhere)."""
+        from amc_tui.tui.screens.dashboard import DashboardScreen
+
+        if await self.track(batch_id) is None:
+            self.notify(f"No batch {batch_id} in the history", severity="error")
+            return
+        await self.push_screen(DashboardScreen(batch_id))
+
+    async def new_batch(
+        self,
+        instances: list[Instance],
+        *,
+        query: QuerySpec | None = None,
+        name: str = "",
+    ) -> None:
+        """Open the confirm screen for these instances (a query given for a rerun)."""
+        from amc_tui.tui.screens.confirm import ConfirmScreen
+
+        if self.read_only:
+            self.notify("Read-only: batches cannot be launched", severity="error")
+            return
+        await self.push_screen(ConfirmScreen(instances, query=query, name=name))
+
+    async def rerun(self, batch_id: str, *, only_failed: bool) -> None:
+        """A new batch with the same query, on all or only the failed instances."""
+        batch = await self.services.store.get_batch(batch_id)
+        if batch is None:
+            self.notify(f"No batch {batch_id} in the history", severity="error")
+            return
+        wanted = (
+            [ex for ex in batch.executions if ex.status.value in ("FAILED", "UNKNOWN")]
+            if only_failed
+            else batch.executions
+        )
+        if not wanted:
+            self.notify("No failed executions to retry", severity="warning")
+            return
+        known = {i.uuid: i for i in await self.services.instances()}
+        instances = [known[ex.instance_uuid] for ex in wanted if ex.instance_uuid in known]
+        gone = len(wanted) - len(instances)
+        if gone:
+            self.notify(
+                f"{gone} instance(s) are no longer in the profile; left out", severity="warning"
+            )
+        if not instances:
+            return
+        suffix = "retry failed" if only_failed else "rerun"
+        name = f"{batch.name or batch.id} ({suffix})"[:200]
+        await self.new_batch(instances, query=batch.query, name=name)
+
+    async def offer_resume(self) -> None:
+        """Offer the batches an earlier run left ``interrupted``."""
+        interrupted = await self.services.store.list_batches(
+            status=BatchStatus.INTERRUPTED, limit=50
+        )
+        free = [
+            s for s in interrupted if not is_owned_elsewhere(self.settings.paths.lock_dir, s.id)
+        ]
+        if not free:
+            return
+        from amc_tui.tui.screens.dialogs import ResumeOfferScreen
+
+        def chosen(batch_ids: list[str] | None) -> None:
+            if batch_ids:
+                self.run_worker(self._resume_many(batch_ids), group="ui")
+
+        await self.push_screen(ResumeOfferScreen(free), chosen)
+
+    async def _resume_many(self, batch_ids: list[str]) -> None:
+        started = [b for b in batch_ids if await self.resume(b)]
+        if len(started) == 1:
+            await self.open_batch(started[0])
+        elif started:
+            self.notify(f"Resumed {len(started)} batches; see the history")
+
+    # --- actions ----------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Quit; while batches run here, ask what to do with them first."""
+        running = self.running_here()
+        if not running:
+            self.exit(0)
+            return
+        from amc_tui.tui.screens.dialogs import QuitScreen
+
+        async def chosen(choice: str | None) -> None:
+            runner = self.services.runner
+            assert runner is not None
+            if choice == "cancel":
+                for live in self.running_here():
+                    await runner.cancel(live.id)
+                self.notify("Cancelling on AMC before leaving…")
+                await self.workers.wait_for_complete()
+                self.exit(0)
+            elif choice == "leave":
+                runner.interrupt(None)
+                await self.workers.wait_for_complete()
+                self.exit(0)
+
+        await self.push_screen(QuitScreen(running), chosen)
+
+    async def action_help(self) -> None:
+        from amc_tui.tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        await self.push_screen(HelpScreen(self.screen))
+
+    async def action_history(self) -> None:
+        from amc_tui.tui.screens.history import HistoryScreen
+
+        if not isinstance(self.screen, HistoryScreen):
+            await self.push_screen(HistoryScreen())
+
+    async def action_new_batch(self) -> None:
+        """Back to the instances screen (the start of a new batch)."""
+        from amc_tui.tui.screens.instances import InstancesScreen
+
+        if self.read_only:
+            self.notify("Read-only: batches cannot be launched", severity="error")
+            return
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, InstancesScreen):
+            self.pop_screen()
+
+    async def action_resume_interrupted(self) -> None:
+        await self.offer_resume_or_say()
+
+    async def offer_resume_or_say(self) -> None:
+        if self.read_only:
+            self.notify("Read-only: batches cannot be resumed", severity="error")
+            return
+        before = len(self.screen_stack)
+        await self.offer_resume()
+        if len(self.screen_stack) == before:
+            self.notify("No interrupted batches to resume")
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield SystemCommand("New batch", "Pick instances for a new batch", self.action_new_batch)
+        yield SystemCommand("History", "Every batch, newest first", self.action_history)
+        yield SystemCommand(
+            "Resume", "Resume batches left interrupted", self.action_resume_interrupted
+        )
+        yield SystemCommand("Keys", "The keys of this screen", self.action_help)
+        yield from super().get_system_commands(screen)
+
+
+def _subtitle(settings: Settings, read_only: bool) -> str:
+    parts = ["demo (simulator)" if settings.demo else f"profile {settings.profile_name}"]
+    if read_only:
+        parts.append("read-only")
+    return " · ".join(parts)
+
+
+def run_app(settings: Settings, *, read_only: bool = False) -> int:
+    """Run the TUI until it exits; its exit code (3 if it could not start)."""
+    app = AmcApp(settings, read_only=read_only)
+    code = app.run()
+    if app.startup_error is not None:
+        raise app.startup_error
+    return code if isinstance(code, int) else (app.return_code or 0)

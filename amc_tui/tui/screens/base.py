@@ -1,0 +1,39 @@
+"""AmcScreen: what every full screen of the app shares.
+
+A header (title, profile or demo, read-only), the running-batches bar and the footer;
+``HELP`` text for the help screen; typed access to the app.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual.screen import Screen
+
+from amc_tui.tui.messages import BatchUpdated
+from amc_tui.tui.widgets.running_bar import RunningBar
+
+if TYPE_CHECKING:
+    from amc_tui.tui.app import AmcApp
+    from amc_tui.tui.services import TuiServices
+
+
+class AmcScreen(Screen[None]):
+    """A full screen of amc-tui (dialogs are ``ModalScreen`` instead)."""
+
+    HELP: ClassVar[str] = ""
+    """A few sentences for the help screen about what this screen is for."""
+
+    HELP_TITLE: ClassVar[str] = ""
+
+    @property
+    def amc_app(self) -> AmcApp:
+        return cast("AmcApp", self.app)
+
+    @property
+    def services(self) -> TuiServices:
+        return self.amc_app.services
+
+    def on_batch_updated(self, message: BatchUpdated) -> None:
+        for bar in self.query(RunningBar):
+            bar.refresh_bar()

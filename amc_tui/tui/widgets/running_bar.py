@@ -1,0 +1,49 @@
+"""RunningBar: one line above the footer naming the batches running in this process.
+
+It is redrawn when a batch changes (:class:`~amc_tui.tui.messages.BatchUpdated`
+reaches its screen) and once a second for the elapsed times; it reads the app's
+in-memory live batches, never the store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.widgets import Static
+
+from amc_tui.domain import ExecutionStatus
+from amc_tui.tui.format import EXECUTION_LOOK
+
+if TYPE_CHECKING:
+    from amc_tui.tui.app import AmcApp
+
+
+class RunningBar(Static):
+    """``▶ 2 running: batch_ab12 12/40 · weekly reach 3/24`` (hidden when none)."""
+
+    DEFAULT_CSS = """
+    RunningBar { height: 1; display: none; padding: 0 1; }
+    RunningBar.-active { display: block; }
+    """
+
+    def on_mount(self) -> None:
+        self.refresh_bar()
+        self.set_interval(1.0, self.refresh_bar)
+
+    def refresh_bar(self) -> None:
+        app = cast("AmcApp", self.app)
+        running = app.running_here() if app.ready else []
+        self.set_class(bool(running), "-active")
+        if not running:
+            self.update("")
+            return
+        symbol, colour = EXECUTION_LOOK[ExecutionStatus.RUNNING]
+        text = Text(f"{symbol} {len(running)} running: ", style=f"bold {colour}")
+        for index, live in enumerate(running):
+            counts = live.counts()
+            done = counts.succeeded + counts.failed + counts.cancelled
+            if index:
+                text.append(" · ")
+            text.append(f"{live.name or live.id} {done}/{counts.total}")
+        self.update(text)

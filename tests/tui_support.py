@@ -1,0 +1,66 @@
+"""Helpers for the TUI tests: an AmcApp on a fast in-process simulator, and waiting.
+
+Time is made fast by configuration (a fast simulator, tiny retry and poll
+intervals), never by patching the app.  Tests wait on conditions with
+:func:`wait_for`, never on fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from engine_support import fast_engine, fast_simulator
+from textual.pilot import Pilot
+
+from amc_tui.amc.simulator import AmcSimulator, SimulatorConfig
+from amc_tui.domain import utc_now
+from amc_tui.settings import Settings, ensure_data_dir, load_settings
+from amc_tui.tui.app import AmcApp
+
+
+def tui_settings(tmp_path: Path, **engine: Any) -> Settings:
+    """Demo settings with their own data and config dirs, and a fast engine."""
+    # The config file itself need not exist: the conftest points the platform config
+    # dir into the test's own home, and queries_dir is beside it.
+    settings = load_settings(data_dir=tmp_path / "data", demo=True)
+    settings = dataclasses.replace(settings, engine=fast_engine(**engine))
+    ensure_data_dir(settings.paths)
+    return settings
+
+
+def make_app(
+    tmp_path: Path,
+    *,
+    simulator: SimulatorConfig | None = None,
+    read_only: bool = False,
+    clock: Callable[[], datetime] = utc_now,
+    offer_resume: bool = True,
+    settings: Settings | None = None,
+    **engine: Any,
+) -> AmcApp:
+    """An AmcApp in demo mode on an in-process simulator (fast unless told otherwise)."""
+    settings = settings or tui_settings(tmp_path, **engine)
+    sim = AmcSimulator(simulator or fast_simulator())
+    return AmcApp(
+        settings,
+        read_only=read_only,
+        simulator=sim,
+        clock=clock,
+        offer_resume=offer_resume,
+    )
+
+
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], object], *, timeout: float = 20.0, what: str = ""
+) -> None:
+    """Let the app run until ``condition()`` is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.02)
