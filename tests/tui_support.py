@@ -41,11 +41,15 @@ def make_app(
     clock: Callable[[], datetime] = utc_now,
     offer_resume: bool = True,
     settings: Settings | None = None,
+    sim: AmcSimulator | None = None,
     **engine: Any,
 ) -> AmcApp:
-    """An AmcApp in demo mode on an in-process simulator (fast unless told otherwise)."""
+    """An AmcApp in demo mode on an in-process simulator (fast unless told otherwise).
+
+    Pass ``sim`` to share one simulator between apps (as AMC is shared by processes).
+    """
     settings = settings or tui_settings(tmp_path, **engine)
-    sim = AmcSimulator(simulator or fast_simulator())
+    sim = sim or AmcSimulator(simulator or fast_simulator())
     return AmcApp(
         settings,
         read_only=read_only,

@@ -207,7 +207,12 @@ class AmcApp(App[int]):
             return False
         if batch_id in (self.services.runner.running if self.services.runner else []):
             return True
-        self.live[batch_id] = LiveBatch(batch, here=True)
+        live = self.live.get(batch_id)
+        if live is None:
+            self.live[batch_id] = LiveBatch(batch, here=True)
+        else:  # a dashboard may be showing it: keep the same object, now fed by events
+            live.merge(batch)
+            live.here = True
         self._start(batch_id)
         return True
 

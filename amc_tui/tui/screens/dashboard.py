@@ -1,21 +1,332 @@
-"""PLACEHOLDER (being written): the dashboard screen."""
+"""The dashboard: one batch, live.
+
+The header gives the batch's id, name and status, a progress bar, the counts by state,
+the elapsed time and an estimate of the time left; below it one row per execution
+(state by symbol and colour, instance, try n of m, time in state, AMC execution id, a
+short message).  A batch run here is updated from the runner's events, one row at a
+time (:class:`~amc_tui.tui.messages.BatchUpdated`); one run by another process is
+re-read from the store once a second.  A one-second tick redraws only the clocks.
+
+Keys: ``c`` cancels (after a yes/no), ``enter`` opens an execution's detail, ``f``
+shows failures only, ``r`` retries the failed ones as a new batch, ``escape`` goes
+back while the batch keeps running.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Footer, Header, Static
+import logging
 
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+
+from amc_tui.domain import Execution, ExecutionStatus
+from amc_tui.errors import AmcTuiError
+from amc_tui.output import format_duration
+from amc_tui.tui.format import batch_state, clip, counts_text, execution_state, since
+from amc_tui.tui.live import LiveBatch, Row
+from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen
 from amc_tui.tui.widgets.running_bar import RunningBar
 
+log = logging.getLogger(__name__)
+
+FAILURES = (ExecutionStatus.FAILED, ExecutionStatus.UNKNOWN)
+COLUMNS = ("state", "instance", "try", "time", "amc_id", "message")
+LABELS = {
+    "state": "State",
+    "instance": "Instance",
+    "try": "Try",
+    "time": "Time",
+    "amc_id": "AMC execution",
+    "message": "Message",
+}
+STORE_WATCH_SECONDS = 1.0
+
+
+def column_widths(total_width: int) -> dict[str, int]:
+    """Widths that fill ``total_width`` columns (each cell has one space each side)."""
+    fixed = {"state": 12, "try": 3, "time": 7}
+    free = max(30, total_width - 2 - 2 * len(COLUMNS) - sum(fixed.values()))
+    instance = max(12, free * 36 // 100)
+    amc_id = max(10, min(24, free * 24 // 100))
+    message = max(8, free - instance - amc_id)
+    return {**fixed, "instance": instance, "amc_id": amc_id, "message": message}
+
 
 class DashboardScreen(AmcScreen):
+    """One batch's progress and executions; see the module docstring."""
+
+    HELP_TITLE = "Dashboard"
+    HELP = (
+        "One batch, live. Rows change as AMC answers; the batch keeps running if you go "
+        "back. State symbols: · queued  ↑ submitting  ◔ pending  ▶ running  ✔ succeeded  "
+        "✘ failed  ⊘ cancelled  ? unknown (settled on resume). Time is the time in the "
+        "current state, or the run time once finished."
+    )
+
+    BINDINGS = [
+        Binding("c", "cancel_batch", "Cancel batch", id="dashboard-cancel"),
+        Binding("enter", "open_detail", "Detail", id="dashboard-detail", show=False),
+        Binding("f", "toggle_failures", "Failures only", id="dashboard-failures"),
+        Binding("r", "retry_failed", "Retry failed", id="dashboard-retry"),
+        Binding("escape", "back", "Back", id="dashboard-back"),
+    ]
+
+    DEFAULT_CSS = """
+    DashboardScreen #batch-title { height: 1; padding: 0 1; }
+    DashboardScreen #progress-line { height: 1; padding: 0 1; }
+    DashboardScreen #progress-line ProgressBar { width: auto; }
+    DashboardScreen #progress-text { width: 1fr; padding-left: 1; }
+    DashboardScreen #counts { height: 1; padding: 0 1; }
+    DashboardScreen #executions { height: 1fr; }
+    DashboardScreen #dashboard-hint { height: 1; padding: 0 1; color: $text-muted; }
+    """
+
     def __init__(self, batch_id: str) -> None:
         super().__init__()
         self.batch_id = batch_id
+        self.failures_only = False
+        self._widths = column_widths(80)
+
+    # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self.batch_id)
+        yield Static(id="batch-title")
+        with Horizontal(id="progress-line"):
+            yield ProgressBar(show_eta=False, id="progress")
+            yield Static(id="progress-text")
+        yield Static(id="counts")
+        yield DataTable(id="executions", cursor_type="row", zebra_stripes=True)
+        yield Static(id="dashboard-hint")
         yield RunningBar()
         yield Footer()
+
+    @property
+    def live(self) -> LiveBatch:
+        return self.amc_app.live[self.batch_id]
+
+    @property
+    def table(self) -> DataTable[object]:
+        return self.query_one("#executions", DataTable)
+
+    def on_mount(self) -> None:
+        self._widths = column_widths(self.app.size.width)
+        for key in COLUMNS:
+            self.table.add_column(LABELS[key], key=key, width=self._widths[key])
+        self.rebuild_rows()
+        self.refresh_header()
+        self.set_interval(1.0, self.tick)
+        if not self.live.here and not self.live.status.is_terminal:
+            self.watch_store()
+        self.table.focus()
+
+    # --- rows -------------------------------------------------------------------------
+
+    def shown(self, row: Row) -> bool:
+        return not self.failures_only or row.status in FAILURES
+
+    def rebuild_rows(self) -> None:
+        """Fill the table from the live batch (on mount, and when the filter changes)."""
+        table = self.table
+        keep = self.highlighted_id()
+        table.clear()
+        for execution_id in self.live.order:
+            row = self.live.rows[execution_id]
+            if self.shown(row):
+                table.add_row(*self.cells(row), key=str(execution_id))
+        if keep is not None and str(keep) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(keep)))
+        self.refresh_hint()
+
+    def cells(self, row: Row) -> tuple[Text | str, ...]:
+        ex = row.execution
+        return (
+            execution_state(ex.status),
+            clip(ex.instance_name or ex.instance_id, self._widths["instance"]),
+            self.try_text(ex),
+            self.time_text(ex),
+            clip(ex.amc_execution_id or "-", self._widths["amc_id"]),
+            Text(clip(row.note, self._widths["message"]), style=_note_style(ex)),
+        )
+
+    def try_text(self, ex: Execution) -> str:
+        if ex.attempts == 0:
+            return "-"
+        return f"{ex.attempts}/{self.services.max_attempts}"
+
+    def time_text(self, ex: Execution) -> str:
+        if ex.status.is_terminal:
+            start = ex.submitted_at or ex.created_at
+            end = ex.finished_at or ex.updated_at
+            return format_duration((end - start).total_seconds())
+        return since(ex.updated_at, self.amc_app.now())
+
+    def update_rows(self, execution_ids: frozenset[int] | set[int]) -> None:
+        table = self.table
+        missing = False
+        for execution_id in execution_ids:
+            row = self.live.rows.get(execution_id)
+            if row is None:
+                continue
+            key = str(execution_id)
+            present = key in table.rows
+            if present and self.shown(row):
+                for column, value in zip(COLUMNS, self.cells(row), strict=True):
+                    table.update_cell(key, column, value)
+            elif present or self.shown(row):
+                missing = True  # a row enters or leaves the failures-only view
+        if missing:
+            self.rebuild_rows()
+
+    def highlighted_id(self) -> int | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return int(key) if key is not None else None
+
+    # --- header -----------------------------------------------------------------------
+
+    def refresh_header(self) -> None:
+        live = self.live
+        now = self.amc_app.now()
+        title = Text()
+        title.append(live.id, style="bold")
+        if live.name:
+            title.append(f"  {clip(live.name, 40)}")
+        title.append("  ")
+        title.append_text(batch_state(live.status))
+        if live.cancel_requested and not live.status.is_terminal:
+            title.append("  cancelling…", style="yellow")
+        if not live.here and not live.status.is_terminal:
+            title.append("  (another process)", style="dim")
+        self.query_one("#batch-title", Static).update(title)
+
+        counts = live.counts()
+        done = counts.succeeded + counts.failed + counts.cancelled
+        self.query_one("#progress", ProgressBar).update(total=max(1, counts.total), progress=done)
+        timing = f"{done}/{counts.total} done · elapsed {format_duration(live.elapsed(now))}"
+        if not live.is_finished:
+            left = live.time_left(now)
+            timing += f" · {'~' + format_duration(left) + ' left' if left else 'estimating…'}"
+        self.query_one("#progress-text", Static).update(timing)
+        self.query_one("#counts", Static).update(counts_text(counts))
+
+    def refresh_hint(self) -> None:
+        parts = []
+        if self.failures_only:
+            shown = self.table.row_count
+            parts.append(f"failures only: {shown} of {len(self.live.rows)} (f shows all)")
+        if self.live.is_finished and self.live.failed_ids():
+            parts.append("r retries the failed ones as a new batch")
+        elif not self.live.is_finished and not self.amc_app.read_only:
+            parts.append("c cancels · escape goes back, the batch keeps running")
+        self.query_one("#dashboard-hint", Static).update(" · ".join(parts))
+
+    def tick(self) -> None:
+        """Once a second: the clocks only (rows in a final state do not change)."""
+        self.refresh_header()
+        table = self.table
+        for execution_id, row in self.live.rows.items():
+            key = str(execution_id)
+            if not row.status.is_terminal and key in table.rows:
+                table.update_cell(key, "time", self.time_text(row.execution))
+
+    # --- updates ----------------------------------------------------------------------
+
+    def on_batch_updated(self, message: BatchUpdated) -> None:
+        if message.batch_id != self.batch_id:
+            return
+        self.update_rows(message.execution_ids)
+        self.refresh_header()
+        if message.finished:
+            self.refresh_hint()
+
+    @work(exclusive=True, group="dashboard-watch")
+    async def watch_store(self) -> None:
+        """A batch run by another process: re-read it from the store until it ends."""
+        import asyncio
+
+        store = self.services.store
+        while self.is_mounted:
+            live = self.live
+            if live.here or live.status.is_terminal:
+                return
+            try:
+                batch = await store.get_batch(self.batch_id)
+            except AmcTuiError as error:
+                log.error("watching %s: %s", self.batch_id, error.log_text())
+                batch = None
+            if batch is not None and not self.live.here:
+                changed = live.merge(batch)
+                self.update_rows(changed)
+                self.refresh_header()
+                self.refresh_hint()
+            await asyncio.sleep(STORE_WATCH_SECONDS)
+
+    # --- actions ----------------------------------------------------------------------
+
+    def action_cancel_batch(self) -> None:
+        from amc_tui.tui.screens.dialogs import ConfirmDialog
+
+        live = self.live
+        if self.amc_app.read_only:
+            self.notify("Read-only: batches cannot be cancelled", severity="error")
+            return
+        if live.status.is_terminal:
+            self.notify(f"{live.id} has already ended ({live.status.value})", severity="warning")
+            return
+        counts = live.counts()
+
+        async def answered(yes: bool | None) -> None:
+            if yes:
+                await self.amc_app.cancel(self.batch_id)
+                self.refresh_header()
+
+        self.app.push_screen(
+            ConfirmDialog(
+                f"Cancel batch {live.id}?\n\n{counts.queued} queued executions will not be "
+                f"sent; {counts.in_flight} in flight will be cancelled on AMC. Executions "
+                "that already finished keep their results.",
+                yes="Cancel batch",
+                no="Keep running",
+            ),
+            answered,
+        )
+
+    def action_open_detail(self) -> None:
+        from amc_tui.tui.screens.execution_detail import ExecutionDetailScreen
+
+        execution_id = self.highlighted_id()
+        if execution_id is not None:
+            self.app.push_screen(ExecutionDetailScreen(self.batch_id, execution_id))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_detail()
+
+    def action_toggle_failures(self) -> None:
+        self.failures_only = not self.failures_only
+        self.rebuild_rows()
+
+    async def action_retry_failed(self) -> None:
+        if not self.live.failed_ids():
+            self.notify("No failed executions to retry", severity="warning")
+            return
+        await self.amc_app.rerun(self.batch_id, only_failed=True)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def _note_style(ex: Execution) -> str:
+    if ex.status is ExecutionStatus.FAILED:
+        return "red"
+    if ex.status is ExecutionStatus.UNKNOWN:
+        return "magenta"
+    return ""

@@ -26,18 +26,24 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.target = screen
 
+    def entries(self) -> list[tuple[str, str]]:
+        """(key, description) for each active binding of the screen, once per action."""
+        found: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for key, active in self.target.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            found.append((self.app.get_key_display(binding) or key, binding.description))
+        return found
+
     def keys_table(self) -> Table:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        seen: set[str] = set()
-        for key, active in self.target.active_bindings.items():
-            binding = active.binding
-            if not binding.description or (binding.description in seen and not binding.show):
-                continue
-            seen.add(binding.description)
-            shown = self.app.get_key_display(binding)
-            table.add_row(shown or key, Text(binding.description))
+        for key, description in self.entries():
+            table.add_row(key, Text(description))
         return table
 
     def compose(self) -> ComposeResult:
