@@ -64,6 +64,17 @@ USER_MESSAGES: dict[ErrorCategory, str] = {
 }
 
 
+GAVE_UP_MESSAGES: dict[ErrorCategory, str] = {
+    ErrorCategory.THROTTLED: "AMC kept throttling requests",
+}
+
+
+def gave_up_message(category: ErrorCategory, tries: int) -> str:
+    """The final message of a create whose transient errors used up every try."""
+    what = GAVE_UP_MESSAGES.get(category, USER_MESSAGES[category])
+    return f"{what}; gave up after {tries} tries"
+
+
 class AmcTuiError(Exception):
     """Base of every error amc-tui raises on purpose.
 

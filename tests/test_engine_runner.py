@@ -23,7 +23,7 @@ from amc_tui.engine.events import (
 )
 from amc_tui.engine.locks import BatchBusyError, BatchLock
 from amc_tui.engine.runner import BatchRunner
-from amc_tui.errors import USER_MESSAGES, ErrorCategory, InputError
+from amc_tui.errors import ErrorCategory, InputError, gave_up_message
 from amc_tui.store.history import HistoryStore
 
 S = ExecutionStatus
@@ -86,7 +86,7 @@ async def test_transient_errors_retried_the_configured_times_then_failed(
 
     failed = next(ex for ex in final.executions if ex.instance_id == target)
     assert failed.status is S.FAILED
-    assert failed.error_message == USER_MESSAGES[category]
+    assert failed.error_message == gave_up_message(category, 4)
     assert failed.attempts == 4  # the first try and three retries
     assert env.sim.stats.creates_per_instance[target] == 4
     attempts = await env.store.list_attempts(failed.id or 0)

@@ -31,6 +31,7 @@ from amc_tui.errors import (
     LostAnswerError,
     NotFoundError,
     TransientError,
+    gave_up_message,
 )
 
 log = logging.getLogger(__name__)
@@ -194,6 +195,8 @@ class Submitter:
         """End the last try and move the execution, in one write."""
         assert ex.id is not None
         message = error.user_message if error is not None else None
+        if error is not None and error.transient and status is ExecutionStatus.FAILED:
+            message = gave_up_message(error.category, current.number)
         if made is not None and status is ExecutionStatus.FAILED:
             log.warning(
                 "%s: %s failed on AMC: %s", ex.instance_id, made.execution_id, made.failure_reason

@@ -249,6 +249,14 @@ class AmcApp(App[int]):
         except AmcTuiError as error:
             log.error("batch %s: %s", batch_id, error.log_text())
             self.notify(error.user_message, title=f"Batch {batch_id}", severity="error")
+        except Exception:
+            log.exception("batch %s stopped by an unexpected error", batch_id)
+            self.notify(
+                "The batch stopped on an unexpected error; details in "
+                f"{self.settings.paths.log_file}",
+                title=f"Batch {batch_id}",
+                severity="error",
+            )
         live = self.live.get(batch_id)
         if live is not None:
             live.here = False
