@@ -136,7 +136,7 @@ def _pin_execution(
         error = ("throttled", "AMC kept throttling requests; gave up after 3 tries")
     elif code == "X":
         error = ("lost_answer", "The answer from AMC was lost")
-    amc_id = None if code in "QF" else f"{uuid.UUID(int=n + 1000 * len(code))}"
+    amc_id = None if code in "QF" else str(uuid.uuid5(uuid.NAMESPACE_URL, f"{execution_id}"))
     final = status in ("SUCCEEDED", "FAILED", "CANCELLED")
     conn.execute(
         """UPDATE executions SET status = ?, amc_execution_id = ?, attempts = ?,

@@ -23,11 +23,11 @@ from amc_tui.settings import Settings, ensure_data_dir, load_settings
 from amc_tui.tui.app import AmcApp
 
 
-def tui_settings(tmp_path: Path, **engine: Any) -> Settings:
+def tui_settings(tmp_path: Path, *, data_dir: Path | None = None, **engine: Any) -> Settings:
     """Demo settings with their own data and config dirs, and a fast engine."""
     # The config file itself need not exist: the conftest points the platform config
     # dir into the test's own home, and queries_dir is beside it.
-    settings = load_settings(data_dir=tmp_path / "data", demo=True)
+    settings = load_settings(data_dir=data_dir or tmp_path / "data", demo=True)
     settings = dataclasses.replace(settings, engine=fast_engine(**engine))
     ensure_data_dir(settings.paths)
     return settings

@@ -50,7 +50,6 @@ class AmcApp(App[int]):
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
         Binding("question_mark", "help", "Keys", id="help"),
-        Binding("ctrl+h", "history", "History", id="history", show=False),
     ]
 
     def __init__(

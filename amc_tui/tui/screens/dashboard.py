@@ -48,12 +48,17 @@ STORE_WATCH_SECONDS = 1.0
 
 
 def column_widths(total_width: int) -> dict[str, int]:
-    """Widths that fill ``total_width`` columns (each cell has one space each side)."""
+    """Widths that fill ``total_width`` columns.
+
+    Each cell has one space each side, and the table keeps two columns for its
+    scrollbar.  The AMC execution id (a UUID) is shown whole when there is room, else
+    by its first 8 characters, like a short commit hash.
+    """
     fixed = {"state": 12, "try": 3, "time": 7}
-    free = max(30, total_width - 2 - 2 * len(COLUMNS) - sum(fixed.values()))
-    instance = max(12, free * 36 // 100)
-    amc_id = max(10, min(24, free * 24 // 100))
-    message = max(8, free - instance - amc_id)
+    free = max(36, total_width - 2 - 2 * len(COLUMNS) - sum(fixed.values()))
+    amc_id = 36 if free >= 110 else 8
+    instance = max(14, (free - amc_id) * 45 // 100)
+    message = max(8, free - amc_id - instance)
     return {**fixed, "instance": instance, "amc_id": amc_id, "message": message}
 
 
@@ -62,7 +67,8 @@ class DashboardScreen(AmcScreen):
 
     HELP_TITLE = "Dashboard"
     HELP = (
-        "One batch, live. Rows change as AMC answers; the batch keeps running if you go "
+        "One batch, live. Rows change as AMC answers; enter opens an execution's tries; the "
+        "batch keeps running if you go "
         "back. State symbols: · queued  ↑ submitting  ◔ pending  ▶ running  ✔ succeeded  "
         "✘ failed  ⊘ cancelled  ? unknown (settled on resume). Time is the time in the "
         "current state, or the run time once finished."
@@ -79,7 +85,8 @@ class DashboardScreen(AmcScreen):
     DEFAULT_CSS = """
     DashboardScreen #batch-title { height: 1; padding: 0 1; }
     DashboardScreen #progress-line { height: 1; padding: 0 1; }
-    DashboardScreen #progress-line ProgressBar { width: auto; }
+    DashboardScreen #progress-line ProgressBar { width: 24; }
+    DashboardScreen #progress-line Bar { width: 22; }
     DashboardScreen #progress-text { width: 1fr; padding-left: 1; }
     DashboardScreen #counts { height: 1; padding: 0 1; }
     DashboardScreen #executions { height: 1fr; }
@@ -98,7 +105,7 @@ class DashboardScreen(AmcScreen):
         yield Header()
         yield Static(id="batch-title")
         with Horizontal(id="progress-line"):
-            yield ProgressBar(show_eta=False, id="progress")
+            yield ProgressBar(show_eta=False, show_percentage=False, id="progress")
             yield Static(id="progress-text")
         yield Static(id="counts")
         yield DataTable(id="executions", cursor_type="row", zebra_stripes=True)
@@ -117,7 +124,8 @@ class DashboardScreen(AmcScreen):
     def on_mount(self) -> None:
         self._widths = column_widths(self.app.size.width)
         for key in COLUMNS:
-            self.table.add_column(LABELS[key], key=key, width=self._widths[key])
+            label = "AMC id" if key == "amc_id" and self._widths[key] < 13 else LABELS[key]
+            self.table.add_column(label, key=key, width=self._widths[key])
         self.rebuild_rows()
         self.refresh_header()
         self.set_interval(1.0, self.tick)
@@ -150,7 +158,7 @@ class DashboardScreen(AmcScreen):
             clip(ex.instance_name or ex.instance_id, self._widths["instance"]),
             self.try_text(ex),
             self.time_text(ex),
-            clip(ex.amc_execution_id or "-", self._widths["amc_id"]),
+            (ex.amc_execution_id or "-")[: self._widths["amc_id"]],
             Text(clip(row.note, self._widths["message"]), style=_note_style(ex)),
         )
 

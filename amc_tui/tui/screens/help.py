@@ -27,16 +27,33 @@ class HelpScreen(ModalScreen[None]):
         self.target = screen
 
     def entries(self) -> list[tuple[str, str]]:
-        """(key, description) for each active binding of the screen, once per action."""
-        found: list[tuple[str, str]] = []
+        """(key, description): the screen's own keys (those with an id), then the app's."""
+        own: list[tuple[str, str]] = []
+        everywhere: list[tuple[str, str]] = []
         seen: set[str] = set()
         for key, active in self.target.active_bindings.items():
             binding = active.binding
             if not binding.description or binding.action in seen:
                 continue
+            if active.node is self.target and binding.id:
+                group = own
+            elif active.node is self.app:
+                group = everywhere
+            else:
+                continue  # moving keys (the focused widget's, focus): summarised in one line
             seen.add(binding.action)
-            found.append((self.app.get_key_display(binding) or key, binding.description))
-        return found
+            group.append((self.app.get_key_display(binding) or key, binding.description))
+        return own + everywhere
+
+    def moving_keys(self) -> str:
+        """The focused widget's keys (moving the cursor, scrolling), in one line."""
+        keys = [
+            self.app.get_key_display(active.binding) or key
+            for key, active in self.target.active_bindings.items()
+            if not (active.node is self.target and active.binding.id)
+            and active.node is not self.app
+        ]
+        return " ".join(dict.fromkeys(keys))
 
     def keys_table(self) -> Table:
         table = Table.grid(padding=(0, 2))
@@ -44,6 +61,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_column()
         for key, description in self.entries():
             table.add_row(key, Text(description))
+        moving = self.moving_keys()
+        if moving:
+            table.add_row("", "")
+            table.add_row(Text("moving", style="dim"), Text(moving, style="dim"))
         return table
 
     def compose(self) -> ComposeResult:
@@ -55,7 +76,7 @@ class HelpScreen(ModalScreen[None]):
                 if text:
                     yield Static(text, id="help-text")
                 yield Static(self.keys_table(), id="help-keys")
-            yield Static("escape: close   ctrl+p: command palette", classes="dialog-hint")
+            yield Static("escape: close", classes="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)
