@@ -226,6 +226,7 @@ class DashboardScreen(AmcScreen):
         self.query_one("#counts", Static).update(counts_text(counts))
 
     def refresh_hint(self) -> None:
+        self.refresh_bindings()
         parts = []
         if self.failures_only:
             shown = self.table.row_count
@@ -278,6 +279,19 @@ class DashboardScreen(AmcScreen):
             await asyncio.sleep(STORE_WATCH_SECONDS)
 
     # --- actions ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Read-only: no cancel or retry at all (False hides them).  Otherwise they show
+        dimmed while they cannot apply (None): a finished batch, no failures."""
+        if action in ("cancel_batch", "retry_failed") and self.amc_app.read_only:
+            return False
+        if not self.is_mounted or self.batch_id not in self.amc_app.live:
+            return True
+        if action == "cancel_batch":
+            return None if self.live.status.is_terminal else True
+        if action == "retry_failed":
+            return True if self.live.failed_ids() else None
+        return True
 
     def action_cancel_batch(self) -> None:
         from amc_tui.tui.screens.dialogs import ConfirmDialog

@@ -38,8 +38,8 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.yes_label} [y]", id="yes", variant="error")
-                yield Button(f"{self.no_label} [n]", id="no", variant="primary")
+                yield Button(f"{self.yes_label} (y)", id="yes", variant="error")
+                yield Button(f"{self.no_label} (n)", id="no", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -77,9 +77,9 @@ class QuitScreen(ModalScreen[str]):
                 classes="dialog-text",
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel [c]", id="cancel", variant="error")
-                yield Button("Leave [l]", id="leave", variant="warning")
-                yield Button("Stay [s]", id="stay", variant="primary")
+                yield Button("Cancel (c)", id="cancel", variant="error")
+                yield Button("Leave (l)", id="leave", variant="warning")
+                yield Button("Stay (s)", id="stay", variant="primary")
 
     def on_mount(self) -> None:
         self.query_one("#stay", Button).focus()
@@ -126,8 +126,8 @@ class ResumeOfferScreen(ModalScreen[list[str]]):
                 id="resume-list",
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Resume [r]", id="resume", variant="primary")
-                yield Button("Not now [esc]", id="later")
+                yield Button("Resume (r)", id="resume", variant="primary")
+                yield Button("Not now (esc)", id="later")
 
     def on_mount(self) -> None:
         self.query_one(SelectionList).focus()
