@@ -73,7 +73,7 @@ async def first_run(
         # Pick every instance but the last few, with the keyboard.
         await pilot.press("a")
         for _ in range(3):
-            await pilot.press("end" if _ == 0 else "up", "space")
+            await pilot.press("ctrl+end" if _ == 0 else "up", "space")
         await cam.shoot(pilot, "instances")
 
         await pilot.press("enter")
