@@ -57,9 +57,14 @@ def test_argument_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
-def test_no_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_command_without_a_terminal_says_the_tui_needs_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Under pytest stdin and stdout are not a terminal: the TUI refuses to start.
     assert main([]) == EXIT_INVALID_INPUT
-    assert "amc-tui instances" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the terminal UI needs a terminal" in err
+    assert "amc-tui run ... --json" in err
 
 
 def test_data_dir_that_cannot_be_made_exits_3(

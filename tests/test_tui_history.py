@@ -179,7 +179,7 @@ async def test_R_reruns_the_batch_as_a_new_one(tmp_path: Path) -> None:
         assert confirm.initial_query == batch.query
 
 
-async def test_read_only_refuses_resume(tmp_path: Path) -> None:
+async def test_read_only_has_no_resume_or_rerun(tmp_path: Path) -> None:
     settings = tui_settings(tmp_path)
     (batch_id,) = await fill(settings.paths.history_db, 1)
     async with await HistoryStore.open(settings.paths.history_db) as store:
@@ -188,7 +188,11 @@ async def test_read_only_refuses_resume(tmp_path: Path) -> None:
     app = make_app(tmp_path, settings=settings, read_only=True)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: table(app).row_count == 1)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: any("Read-only" in n for n in notices(app)))
+        described = {b.binding.description for b in app.screen.active_bindings.values()}
+        assert "Resume" not in described and "Rerun" not in described
+        assert "Export" in described
+        await pilot.press("u", "R")
+        await pilot.pause()
+        assert isinstance(app.screen, HistoryScreen)
         summary = await app.services.store.get_batch_summary(batch_id)
         assert summary is not None and summary.status is BatchStatus.INTERRUPTED

@@ -327,6 +327,16 @@ class HistoryScreen(AmcScreen):
             return
         self.notify(f"Exported {result.rows} executions to {result.path}")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Read-only: no rerun or resume.  Back only when there is a screen to go back to."""
+        if action in ("rerun", "resume") and self.amc_app.read_only:
+            return False
+        if action == "back":
+            box = self.query("#history-filter")
+            filtering = bool(box) and (box.first().has_focus or bool(box.first(Input).value))
+            return filtering or len(self.app.screen_stack) > 2
+        return True
+
     def action_reload(self) -> None:
         self.reload()
 
