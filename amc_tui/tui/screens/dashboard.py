@@ -57,7 +57,7 @@ def column_widths(total_width: int) -> dict[str, int]:
     fixed = {"state": 12, "try": 3, "time": 7}
     free = max(36, total_width - 2 - 2 * len(COLUMNS) - sum(fixed.values()))
     amc_id = 36 if free >= 110 else 8
-    instance = max(14, (free - amc_id) * 45 // 100)
+    instance = max(14, (free - amc_id) * 60 // 100)
     message = max(8, free - amc_id - instance)
     return {**fixed, "instance": instance, "amc_id": amc_id, "message": message}
 
