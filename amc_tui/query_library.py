@@ -32,29 +32,43 @@ class LibraryQuery:
 
 
 def _read(path: Path) -> tuple[str | None, str | None]:
-    """(the SQL, None) or (None, the problem)."""
+    """(the SQL, None) or (None, the problem).
+
+    Only regular files are opened (a FIFO or a device named ``*.sql`` is refused
+    unread), and never more than ``MAX_QUERY_BYTES + 1`` bytes are read.
+    """
     try:
         if path.is_dir():
             return None, f"{path}: is a directory"
-        size = path.stat().st_size
-        if size > MAX_QUERY_BYTES:
-            return None, f"{path}: {size} bytes; at most {MAX_QUERY_BYTES}"
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return None, f"{path}: not UTF-8 text"
+        if not path.exists():
+            return None, f"{path}: cannot be read (a broken link?)"
+        if not path.is_file():
+            return None, f"{path}: not a regular file"
+        with path.open("rb") as stream:
+            data = stream.read(MAX_QUERY_BYTES + 1)
     except OSError as error:
-        return None, f"{path}: cannot be read ({error.strerror or error})"
+        return None, f"{path}: cannot be read ({error.strerror or type(error).__name__})"
+    if len(data) > MAX_QUERY_BYTES:
+        return None, f"{path}: larger than {MAX_QUERY_BYTES} bytes"
+    try:
+        text = data.decode("utf-8-sig")  # an editor's byte-order mark is not SQL
+    except UnicodeDecodeError as error:
+        return None, f"{path}: not UTF-8 text (bad byte at offset {error.start})"
     if not text.strip():
         return None, f"{path}: the file is empty"
     return text, None
 
 
 def load_library(queries_dir: Path) -> tuple[list[LibraryQuery], list[str]]:
-    """The operator's queries (by name), then the demo queries; and the problems found."""
+    """The operator's queries (by name, case aside), then the demo queries; and the
+    problems found.  A missing folder is no problem: it just holds no queries."""
     found: list[LibraryQuery] = []
     problems: list[str] = []
     try:
-        paths = sorted(p for p in queries_dir.glob("*.sql") if not p.name.startswith("."))
+        if queries_dir.exists() and not queries_dir.is_dir():
+            raise NotADirectoryError(20, "not a folder")
+        found_paths = [p for p in queries_dir.glob("*.sql") if not p.name.startswith(".")]
+        paths = sorted(found_paths, key=lambda p: (p.name.casefold(), p.name))
     except OSError as error:
         paths = []
         problems.append(f"{queries_dir}: cannot be listed ({error.strerror or error})")

@@ -1,55 +1,75 @@
 """The confirm screen: what will run, where, over which time window; then launch.
 
-The query comes from the library (:mod:`amc_tui.query_library`: your ``.sql`` files,
-then the demo queries; picking one fills the SQL, which stays editable), from SQL
-typed in the text area, or from a saved workflow id.  The time window is a preset
-(AMC's default lagged week, or one of AMC's relative windows) or an explicit start and
-end.  Parameters are ``KEY=VALUE`` pairs.  A summary says what will happen (instances,
-concurrency, the retry policy) with warnings (sandbox and standard instances mixed, a
-large batch, demo mode).
+The query comes from the library (:mod:`amc_tui.query_library`; picking one fills the
+SQL, which stays editable), from SQL typed in the text area (plain text: no syntax
+extras needed), or from a saved workflow id.  The time window is a preset (AMC's
+lagged week, or a relative AMC window) or an explicit start and end; parameters are
+``KEY=VALUE``, one a line.  The summary under the form, always in view, says what
+will happen (instances, concurrency, retries, window) and warns (sandbox and standard
+mixed, a large batch, library files left out, demo mode).
 
-Every field is checked with the same validation the command line uses
-(:mod:`amc_tui.engine.validation`); a problem is shown beside its field and nothing
-is stored or sent.  ``ctrl+s`` launches from anywhere, ``enter`` from a one-line
-field; ``escape`` goes back.
+Fields are checked with the command line's validation (:mod:`amc_tui.engine.validation`)
+when focus leaves them and on launch; a problem is shown beside its field and nothing
+is stored or sent.  ``ctrl+s`` launches from anywhere, ``enter`` from a one-line field;
+``escape`` goes back.  A rerun's query is kept exactly (per-instance parameters and
+time zone too) unless edited.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Label, Select, Static, TextArea
 
 from amc_tui.domain import Batch, Instance, InstanceType, QuerySpec, TimeWindow, TimeWindowType
-from amc_tui.engine.retry import RetryPolicy
 from amc_tui.engine.validation import build_batch, build_query, build_time_window, check_name
 from amc_tui.errors import AmcTuiError, InputError
-from amc_tui.output import format_duration
 from amc_tui.param_input import merge_params, parse_param_option
 from amc_tui.query_library import LibraryQuery, load_library
+from amc_tui.settings import EngineSettings
 from amc_tui.tui.format import clip
 from amc_tui.tui.screens.base import AmcScreen
 from amc_tui.tui.widgets.running_bar import RunningBar
 
+if TYPE_CHECKING:
+    from amc_tui.tui.app import AmcApp
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TYPED_SQL = "typed"
 WORKFLOW = "workflow"
 DEFAULT_WINDOW = "default"
 LARGE_BATCH = 50
+TIME_PLACEHOLDER = "YYYY-MM-DDTHH:MM:SS"
+REMEMBERED_QUERY = "last_query"
 WINDOW_CHOICES = [
-    ("7 days ending 14 days ago (AMC's data lag)", DEFAULT_WINDOW),
+    ("Default: 7 days ending 14 days ago", DEFAULT_WINDOW),
     ("Most recent day", TimeWindowType.MOST_RECENT_DAY.value),
     ("Most recent week", TimeWindowType.MOST_RECENT_WEEK.value),
     ("Current month", TimeWindowType.CURRENT_MONTH.value),
     ("Previous month", TimeWindowType.PREVIOUS_MONTH.value),
     ("All data", TimeWindowType.ALL.value),
-    ("Explicit start and end", TimeWindowType.EXPLICIT.value),
+    ("Explicit start/end", TimeWindowType.EXPLICIT.value),
 ]
+ERROR_FIELDS = ("query", "window", "params", "name", "launch")
+ERROR_OF = {"start": "window", "end": "window", "params": "params", "name": "name"}
+ERROR_OF |= {"workflow": "query", "sql": "query"}
+"""Which error line a field's edits clear."""
+OPTION_WORDS = (
+    ("--sql-file or --workflow-id", "SQL or a workflow id"),
+    ("--workflow-id", "workflow id"),
+    ("--param", "parameter"),
+    *((f"--{option}", option) for option in ("start", "end", "name", "window")),
+)
+"""The validation's messages name command-line options; here they name fields."""
 
 
 class ConfirmScreen(AmcScreen):
@@ -57,10 +77,13 @@ class ConfirmScreen(AmcScreen):
 
     HELP_TITLE = "Confirm the batch"
     HELP = (
-        "Choose the query (a library query fills the SQL, which you may edit; or type "
-        "SQL; or name a saved workflow), the time window and parameters, then launch with "
-        "ctrl+s (or enter in a one-line field). Problems are shown beside their field and "
-        "nothing is sent until all are fixed. tab moves between fields; escape goes back."
+        "Choose the query (a library query fills the SQL, which you may edit; or type SQL; "
+        "or give a saved workflow id), the time window, parameters (KEY=VALUE, one a line) "
+        "and an optional name; the summary at the bottom says what will happen. ctrl+s "
+        "launches from anywhere; enter launches from a one-line field (start, end, workflow "
+        "id, name) and starts a new line in the SQL and parameters. Problems are shown "
+        "beside their field and nothing is sent until all are fixed. tab moves between "
+        "fields; escape goes back (or closes an open list)."
     )
 
     BINDINGS = [
@@ -70,11 +93,16 @@ class ConfirmScreen(AmcScreen):
 
     DEFAULT_CSS = """
     ConfirmScreen #form { height: 1fr; padding: 0 1; }
-    ConfirmScreen Label { margin-top: 1; text-style: bold; }
-    ConfirmScreen #sql { height: 8; }
-    ConfirmScreen #dates { height: auto; }
-    ConfirmScreen #dates Input { width: 1fr; }
-    ConfirmScreen #summary { margin-top: 1; height: auto; }
+    ConfirmScreen .row { height: auto; }
+    ConfirmScreen .row > Label { width: 9; color: $text-muted; }
+    ConfirmScreen .row.-current > Label { color: $accent; text-style: bold; }
+    ConfirmScreen .row > Input, ConfirmScreen .row > Select { width: 1fr; }
+    ConfirmScreen #dates > Label.end-label { width: 5; padding-left: 1; }
+    ConfirmScreen TextArea { padding: 0; }
+    ConfirmScreen #sql { height: 5; }
+    ConfirmScreen #params { height: 3; }
+    ConfirmScreen #form .field-error, ConfirmScreen #library-problems { margin-left: 9; }
+    ConfirmScreen #summary-box { height: auto; padding: 0 1; border-top: solid $primary; }
     ConfirmScreen .hidden { display: none; }
     """
 
@@ -88,6 +116,9 @@ class ConfirmScreen(AmcScreen):
         self.library: list[LibraryQuery] = []
         self.library_problems: list[str] = []
         self.launching = False
+        self.problems: list[str] = []
+        """What the last launch attempt refused."""
+        self._prefilled_params = ""
 
     # --- layout -----------------------------------------------------------------------
 
@@ -95,51 +126,56 @@ class ConfirmScreen(AmcScreen):
         self.library, self.library_problems = load_library(self.services.settings.paths.queries_dir)
         sources = [(q.label, f"lib:{i}") for i, q in enumerate(self.library)]
         sources += [("Type SQL", TYPED_SQL), ("Saved workflow id", WORKFLOW)]
+        n = len(self.instances)
         yield Header()
-        yield Static(self._title(), classes="title-line")
+        yield Static(f"New batch on {n} instance{'s' if n != 1 else ''}", classes="title-line")
         with VerticalScroll(id="form"):
-            yield Label("Query")
-            yield Select(sources, allow_blank=False, value=TYPED_SQL, id="source")
-            yield TextArea(id="sql", soft_wrap=True, show_line_numbers=False)
-            yield Input(placeholder="saved workflow id", id="workflow", classes="hidden")
-            yield Static("", id="query-error", classes="field-error")
+            yield _row("Query", _pick(sources, TYPED_SQL, "source"))
+            hint = "type SQL, or pick a library query above"
+            sql = TextArea(id="sql", soft_wrap=True, compact=True, placeholder=hint)
+            yield _row("SQL", sql, row_id="sql-row")
+            workflow = Input(placeholder="saved workflow id", id="workflow", compact=True)
+            yield _row("Workflow", workflow, row_id="workflow-row", hidden=True)
+            yield Static(id="query-error", classes="field-error")
             if self.library_problems:
-                yield Static(
-                    "Left out of the library: " + "; ".join(self.library_problems),
-                    classes="warning-text",
-                )
-            yield Label("Time window")
-            yield Select(WINDOW_CHOICES, allow_blank=False, value=DEFAULT_WINDOW, id="window")
-            with Horizontal(id="dates", classes="hidden"):
-                yield Input(placeholder="start YYYY-MM-DDTHH:MM:SS", id="start")
-                yield Input(placeholder="end YYYY-MM-DDTHH:MM:SS", id="end")
-            yield Static("", id="window-error", classes="field-error")
-            yield Label("Parameters (KEY=VALUE, separated by commas)")
-            yield Input(placeholder="e.g. brand=Acme, min_impressions=100", id="params")
-            yield Static("", id="params-error", classes="field-error")
-            yield Label("Batch name (optional)")
-            yield Input(self.initial_name, placeholder="a name for the history", id="name")
-            yield Static("", id="name-error", classes="field-error")
-            yield Static("", id="summary")
-            yield Static("", id="warnings", classes="warning-text")
-            yield Static("", id="launch-error", classes="field-error")
+                problems = "⚠ Left out of the library: " + "; ".join(self.library_problems)
+                yield Static(problems, id="library-problems", classes="warning-text")
+            yield _row("Window", _pick(WINDOW_CHOICES, DEFAULT_WINDOW, "window"))
+            start = Input(placeholder=TIME_PLACEHOLDER, id="start", compact=True)
+            end = Input(placeholder=TIME_PLACEHOLDER, id="end", compact=True)
+            end_label = Label("End", classes="end-label")
+            yield _row("Start", start, end_label, end, row_id="dates", hidden=True)
+            yield Static(id="window-error", classes="field-error")
+            params = TextArea(id="params", compact=True, placeholder="KEY=VALUE, one a line")
+            yield _row("Params", params)
+            yield Static(id="params-error", classes="field-error")
+            hint = "optional, for the history"
+            yield _row("Name", Input(self.initial_name, placeholder=hint, id="name", compact=True))
+            yield Static(id="name-error", classes="field-error")
+        with Vertical(id="summary-box"):
+            yield Static(id="summary")
+            yield Static(id="warnings", classes="warning-text")
+            yield Static(id="launch-error", classes="field-error")
         yield RunningBar()
         yield Footer()
 
-    def _title(self) -> str:
-        n = len(self.instances)
-        return f"New batch on {n} instance{'s' if n != 1 else ''}"
-
     def on_mount(self) -> None:
+        for field in ERROR_FIELDS:
+            self.show_error(field, "")
         if self.initial_query is not None:
             self._prefill(self.initial_query)
         else:
-            remembered = self.services.ui_state.get("last_query")
+            remembered = self.services.ui_state.get(REMEMBERED_QUERY)
             for index, query in enumerate(self.library):
                 if query.label == remembered:
                     self.query_one("#source", Select).value = f"lib:{index}"
         self.refresh_summary()
         self.query_one("#source", Select).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The SQL gets the rows the screen has beyond 24 (5 at 80x24)."""
+        self.query_one("#sql", TextArea).styles.height = max(5, event.size.height - 19)
+        self.refresh_summary()
 
     def _prefill(self, query: QuerySpec) -> None:
         if query.workflow_id is not None:
@@ -148,48 +184,58 @@ class ConfirmScreen(AmcScreen):
         else:
             self.query_one("#sql", TextArea).text = query.sql or ""
         window = query.time_window
-        if window.type is TimeWindowType.EXPLICIT and window.start and window.end:
-            self.query_one("#window", Select).value = TimeWindowType.EXPLICIT.value
+        self.query_one("#window", Select).value = window.type.value
+        if window.start is not None and window.end is not None:
             self.query_one("#start", Input).value = window.start.strftime("%Y-%m-%dT%H:%M:%S")
             self.query_one("#end", Input).value = window.end.strftime("%Y-%m-%dT%H:%M:%S")
-        elif window.type is not TimeWindowType.EXPLICIT:
-            self.query_one("#window", Select).value = window.type.value
-        self.query_one("#params", Input).value = ", ".join(
-            f"{k}={v}" for k, v in query.parameters.items()
-        )
+        self._prefilled_params = "\n".join(f"{k}={v}" for k, v in query.parameters.items())
+        self.query_one("#params", TextArea).text = self._prefilled_params
 
     # --- reacting to the fields ---------------------------------------------------------
 
     @on(Select.Changed, "#source")
     def source_changed(self, event: Select.Changed) -> None:
         value = str(event.value)
-        workflow = value == WORKFLOW
-        self.query_one("#sql", TextArea).set_class(workflow, "hidden")
-        self.query_one("#workflow", Input).set_class(not workflow, "hidden")
+        self.query_one("#sql-row").set_class(value == WORKFLOW, "hidden")
+        self.query_one("#workflow-row").set_class(value != WORKFLOW, "hidden")
         if value.startswith("lib:"):
             self.query_one("#sql", TextArea).text = self.library[int(value[4:])].sql
-        self.query_one("#query-error", Static).update("")
+        self.show_error("query", "")
 
     @on(Select.Changed, "#window")
     def window_changed(self, event: Select.Changed) -> None:
         explicit = event.value == TimeWindowType.EXPLICIT.value
         self.query_one("#dates").set_class(not explicit, "hidden")
-        self.query_one("#window-error", Static).update("")
+        self.show_error("window", "")
         self.refresh_summary()
 
     @on(Input.Changed)
-    def input_changed(self, event: Input.Changed) -> None:
-        error_ids = {
-            "start": "#window-error",
-            "end": "#window-error",
-            "params": "#params-error",
-            "name": "#name-error",
-            "workflow": "#query-error",
-        }
-        target = error_ids.get(event.input.id or "")
-        if target is not None:
-            self.query_one(target, Static).update("")
+    @on(TextArea.Changed)
+    def field_changed(self, event: Input.Changed | TextArea.Changed) -> None:
+        widget = event.input if isinstance(event, Input.Changed) else event.text_area
+        if (field := ERROR_OF.get(widget.id or "")) is not None:
+            self.show_error(field, "")
         self.refresh_summary()
+
+    @on(events.DescendantFocus)
+    def field_entered(self, event: events.DescendantFocus) -> None:
+        """The focused field's name is highlighted (``:focus-within`` is not restyled)."""
+        for row in self.query(".row"):
+            row.set_class(row in event.widget.ancestors, "-current")
+
+    @on(events.DescendantBlur)
+    def field_left(self, event: events.DescendantBlur) -> None:
+        """Check a field as focus leaves it (the window once both times are given)."""
+        if self.launching or not self.is_attached:
+            return
+        field = event.widget.id or ""
+        dates = [self.query_one(f"#{f}", Input).value.strip() for f in ("start", "end")]
+        if field in ("start", "end") and all(dates):
+            self._attempt("window", self.time_window)
+        elif field == "params":
+            self._attempt("params", self.parameters)
+        elif field == "name":
+            self._attempt("name", lambda: check_name(self.query_one("#name", Input).value))
 
     @on(Input.Submitted)
     async def input_submitted(self, event: Input.Submitted) -> None:
@@ -200,115 +246,142 @@ class ConfirmScreen(AmcScreen):
 
     def refresh_summary(self) -> None:
         engine = self.services.settings.engine
-        names = [clip(i.name, 28) for i in self.instances[:3]]
-        more = len(self.instances) - len(names)
-        listed = ", ".join(names) + (f" (+{more} more)" if more > 0 else "")
         at_once = min(engine.max_concurrent_executions, len(self.instances))
-        retries = engine.max_retry_attempts
-        waits = [engine.retry_delay_base * 2**n for n in range(min(retries, 3))]
-        wait_text = ", ".join(format_duration(w) for w in waits) + (" …" if retries > 3 else "")
-        tries = RetryPolicy.from_settings(engine).max_attempts
-        retry_text = (
-            f"Transient errors (throttling, 5xx, timeouts) are retried: up to {tries} tries "
-            f"per create, waiting {wait_text}; other errors are not retried."
-            if retries
-            else "Nothing is retried (max_retry_attempts = 0)."
-        )
         lines = [
-            f"Will run on {len(self.instances)}: {listed}.",
-            f"At most {at_once} executions in flight at once; the rest wait their turn.",
-            retry_text,
-            f"Time window: {self._window_text()}.",
+            self._instances_line(max(40, self.app.size.width - 2)),
+            f"At most {at_once} at once; " + retry_text(engine),
+            f"Time window: {self._window_text()}",
         ]
+        if overrides := self.instance_parameters():
+            lines.append(f"Parameter overrides for {len(overrides)} instance(s) kept from before")
         self.query_one("#summary", Static).update("\n".join(lines))
         self.query_one("#warnings", Static).update("\n".join(self.warnings()))
 
+    def _instances_line(self, width: int) -> str:
+        """``N instances: a, b (+k more)``, as many names as fit on one line."""
+        n = len(self.instances)
+        line = f"{n} instance{'s' if n != 1 else ''}: "
+        for shown, instance in enumerate(self.instances):
+            name = clip(instance.name or instance.instance_id, 32)
+            more = f" (+{n - shown - 1} more)" if shown < n - 1 else ""
+            rest = f" (+{n - shown} more)"
+            if shown and len(line) + len(name) + len(more) + 2 > width:
+                return line + rest
+            line += (", " if shown else "") + name
+        return line
+
     def _window_text(self) -> str:
         value = str(self.query_one("#window", Select).value)
-        if value == DEFAULT_WINDOW:
-            window = TimeWindow.default()
-            assert window.start is not None and window.end is not None
-            return f"{window.start:%Y-%m-%d} to {window.end:%Y-%m-%d} (AMC's data lag)"
-        if value == TimeWindowType.EXPLICIT.value:
-            start = self.query_one("#start", Input).value.strip() or "?"
-            end = self.query_one("#end", Input).value.strip() or "?"
-            return f"{start} to {end}"
-        return dict((v, k) for k, v in WINDOW_CHOICES)[value].lower()
+        if value not in (DEFAULT_WINDOW, TimeWindowType.EXPLICIT.value):
+            label = dict((v, k) for k, v in WINDOW_CHOICES)[value]
+            return f"{label.lower()} (AMC's relative window)"
+        try:
+            window = self.time_window()
+        except InputError:
+            return "explicit start/end, not valid yet"
+        assert window.start is not None and window.end is not None
+        text = f"{window.start:%Y-%m-%d %H:%M:%S} to {window.end:%Y-%m-%d %H:%M:%S}"
+        return text + (" (AMC's data lag)" if value == DEFAULT_WINDOW else "")
 
     def warnings(self) -> list[str]:
         found = []
-        types = {i.instance_type for i in self.instances}
-        if InstanceType.SANDBOX in types and InstanceType.STANDARD in types:
-            sandbox = sum(1 for i in self.instances if i.instance_type is InstanceType.SANDBOX)
-            found.append(
-                f"⚠ Sandbox and standard instances are mixed ({sandbox} sandbox): "
-                "sandbox data is synthetic."
-            )
+        sandbox = sum(1 for i in self.instances if i.instance_type is InstanceType.SANDBOX)
+        if 0 < sandbox < len(self.instances):
+            found.append(f"⚠ Sandbox and standard instances mixed ({sandbox} sandbox)")
         if len(self.instances) > LARGE_BATCH:
-            found.append(f"⚠ A large batch: {len(self.instances)} executions; AMC may throttle.")
+            found.append(f"⚠ A large batch: {len(self.instances)} executions; AMC may throttle")
+        if self.library_problems:
+            found.append(f"⚠ {len(self.library_problems)} query file(s) left out of the library")
         if self.services.settings.demo:
-            found.append("⚠ Demo: runs on the embedded AMC simulator, not on AMC.")
+            found.append("⚠ Demo: runs on the embedded simulator, not on AMC")
         return found
 
-    # --- launching ----------------------------------------------------------------------
+    # --- the fields, checked ------------------------------------------------------------
 
-    def _errors_cleared(self) -> None:
-        for error_id in ("query", "window", "params", "name", "launch"):
-            self.query_one(f"#{error_id}-error", Static).update("")
+    def show_error(self, field: str, message: str) -> None:
+        """Show ``message`` beside ``field`` (an empty message hides the line)."""
+        error = self.query_one(f"#{field}-error", Static)
+        error.update(f"✘ {message}" if message else "")
+        error.display = bool(message)
 
-    def _fail(self, field: str, message: str) -> None:
-        self.query_one(f"#{field}-error", Static).update(f"✘ {message}")
-        self.notify(message, title="Not launched", severity="error")
-
-    def build_query(self) -> QuerySpec | None:
-        """The query from the fields, or None with every problem shown by its field."""
-        ok = True
-        window: TimeWindow | None = None
-        value = str(self.query_one("#window", Select).value)
+    def _attempt(self, field: str, step: Callable[[], T]) -> T | None:
+        """``step()``, or None with its InputError shown beside ``field``."""
         try:
-            if value == TimeWindowType.EXPLICIT.value:
-                start = self.query_one("#start", Input).value.strip() or None
-                end = self.query_one("#end", Input).value.strip() or None
-                if start is None and end is None:
-                    raise InputError("Give a start and an end (YYYY-MM-DDTHH:MM:SS)")
-                window = build_time_window(start, end)
-            elif value != DEFAULT_WINDOW:
-                window = build_time_window(None, None, value)
+            return step()
         except InputError as error:
-            self._fail("window", _field_words(error.user_message))
-            ok = False
-        params: list[tuple[str, str]] = []
-        try:
-            text = self.query_one("#params", Input).value
-            params = [
-                parse_param_option(p.strip(), option="parameter")
-                for p in text.split(",")
-                if p.strip()
-            ]
-            parameters = merge_params({}, params)
-        except InputError as error:
-            self._fail("params", error.user_message)
-            ok = False
-            parameters = {}
-        try:
-            check_name(self.query_one("#name", Input).value)
-        except InputError as error:
-            self._fail("name", _field_words(error.user_message))
-            ok = False
-        source = str(self.query_one("#source", Select).value)
-        try:
-            if source == WORKFLOW:
-                workflow = self.query_one("#workflow", Input).value
-                if not workflow.strip():
-                    raise InputError("Give the saved workflow's id")
-                query = build_query(workflow_id=workflow, time_window=window, parameters=parameters)
-            else:
-                sql = self.query_one("#sql", TextArea).text
-                query = build_query(sql=sql, time_window=window, parameters=parameters)
-        except InputError as error:
-            self._fail("query", _field_words(error.user_message))
+            message = error.user_message
+            for option, words in OPTION_WORDS:
+                message = message.replace(option, words)
+            self.show_error(field, message)
+            self.problems.append(message)
             return None
-        return query if ok else None
+
+    def time_window(self) -> TimeWindow:
+        """The window chosen, or an InputError naming what is wrong."""
+        value = str(self.query_one("#window", Select).value)
+        if value == DEFAULT_WINDOW:
+            return TimeWindow.default(now=self.amc_app.now())
+        if value != TimeWindowType.EXPLICIT.value:
+            return build_time_window(None, None, value)
+        start = self.query_one("#start", Input).value.strip()
+        end = self.query_one("#end", Input).value.strip()
+        for what, given in (("start", start), ("end", end)):
+            if not given:
+                raise InputError(f"Give the {what} ({TIME_PLACEHOLDER})")
+        window = build_time_window(start, end)
+        before = self.initial_query.time_window if self.initial_query else None
+        if before is not None and (before.start, before.end) == (window.start, window.end):
+            return before  # a rerun's window, its time zone included
+        return window
+
+    def parameters(self) -> dict[str, str]:
+        """The ``KEY=VALUE`` lines, or an InputError naming the line."""
+        text = self.query_one("#params", TextArea).text
+        if self.initial_query is not None and text == self._prefilled_params:
+            return dict(self.initial_query.parameters)  # a rerun's values, kept exactly
+        pairs = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            try:
+                if line.strip():  # blanks around "=" are layout here, not part of the value
+                    key, value = parse_param_option(line.strip(), option="parameter")
+                    pairs.append((key, value.strip()))
+            except InputError as error:
+                raise InputError(f"line {number}: {error.user_message}") from None
+        return merge_params({}, pairs)
+
+    def instance_parameters(self) -> dict[str, dict[str, str]]:
+        """A rerun's per-instance overrides, for the instances of this batch only."""
+        ids = {i.instance_id for i in self.instances}
+        before = self.initial_query.instance_parameters if self.initial_query else {}
+        return {k: v for k, v in before.items() if k in ids}
+
+    def query_spec(self, window: TimeWindow, parameters: dict[str, str]) -> QuerySpec:
+        """The query of the chosen source, or an InputError naming what is wrong."""
+        sql: str | None = self.query_one("#sql", TextArea).text
+        workflow: str | None = None
+        if str(self.query_one("#source", Select).value) == WORKFLOW:
+            sql, workflow = None, self.query_one("#workflow", Input).value.strip()
+            if not workflow:
+                raise InputError("Give the saved workflow's id")
+        return build_query(
+            sql=sql,
+            workflow_id=workflow,
+            time_window=window,
+            parameters=parameters,
+            instance_parameters=self.instance_parameters(),
+        )
+
+    def collect_query(self) -> QuerySpec | None:
+        """The query from the fields, or None with every problem shown by its field."""
+        window = self._attempt("window", self.time_window)
+        parameters = self._attempt("params", self.parameters)
+        name = self._attempt("name", lambda: check_name(self.query_one("#name", Input).value))
+        query = self._attempt(
+            "query", lambda: self.query_spec(window or TimeWindow.default(), parameters or {})
+        )
+        return None if window is None or parameters is None or name is None else query
+
+    # --- launching ----------------------------------------------------------------------
 
     async def action_launch(self) -> None:
         if self.launching:
@@ -316,31 +389,30 @@ class ConfirmScreen(AmcScreen):
         if self.amc_app.read_only:
             self.notify("Read-only: batches cannot be launched", severity="error")
             return
-        self._errors_cleared()
-        query = self.build_query()
-        if query is None:
+        for field in ERROR_FIELDS:
+            self.show_error(field, "")
+        self.problems = []
+        query = self.collect_query()
+        batch = await self._build_batch(query) if query is not None else None
+        if batch is None:
+            problems = self.problems or ["see the fields"]
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self.notify(problems[0] + more, title="Not launched", severity="error")
             return
         self.launching = True
-        try:
-            batch = await self._build_batch(query)
-            if batch is None:
-                return
-            source = str(self.query_one("#source", Select).value)
-            if source.startswith("lib:"):
-                self.services.ui_state.set("last_query", self.library[int(source[4:])].label)
-            app = self.amc_app
-            app.pop_screen()
-            await app.launch(batch)
-        finally:
-            self.launching = False
+        source = str(self.query_one("#source", Select).value)
+        if source.startswith("lib:"):
+            self.services.ui_state.set(REMEMBERED_QUERY, self.library[int(source[4:])].label)
+        # The app runs the hand-over, as this screen goes away: escape from the
+        # dashboard then returns to the instances.
+        self.app.run_worker(self._hand_over(self.amc_app, batch), name="launch", group="ui")
 
     async def _build_batch(self, query: QuerySpec) -> Batch | None:
         settings = self.services.settings
         try:
-            known = await self.services.instances()
             batch, _ = build_batch(
                 refs=[i.instance_id for i in self.instances],
-                known=known,
+                known=await self.services.instances(),
                 query=query,
                 engine=settings.engine,
                 profile=settings.profile_name,
@@ -348,20 +420,50 @@ class ConfirmScreen(AmcScreen):
             )
         except AmcTuiError as error:
             log.error("%s", error.log_text())
-            self._fail("launch", error.user_message)
+            self.show_error("launch", error.user_message)
+            self.problems.append(error.user_message)
             return None
         return batch
+
+    async def _hand_over(self, app: AmcApp, batch: Batch) -> None:
+        """This screen gives way to the batch's dashboard; if the batch could not be
+        stored, a confirm screen comes back with the same query and the reason."""
+        if app.screen is self:
+            await app.pop_screen()
+        try:
+            await app.launch(batch)
+        except AmcTuiError as error:
+            log.error("launching %s: %s", batch.id, error.log_text())
+            message = error.user_message
+            if batch.id in app.live:  # stored and started: only the dashboard is missing
+                app.notify(f"{batch.id} started, but: {message}", severity="error")
+                return
+            again = ConfirmScreen(self.instances, query=batch.query, name=batch.name)
+            await app.push_screen(again)
+            again.show_error("launch", f"Not launched: {message}")
+            app.notify(message, title="Not launched", severity="error")
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
 
-def _field_words(message: str) -> str:
-    """The validation's messages name command-line options; here they name fields."""
+def _row(label: str, *fields: Widget, row_id: str | None = None, hidden: bool = False) -> Widget:
+    """A form line: the field's name, then the field(s)."""
+    return Horizontal(Label(label), *fields, id=row_id, classes="row hidden" if hidden else "row")
+
+
+def _pick(options: list[tuple[str, str]], value: str, select_id: str) -> Select[str]:
+    return Select(options, allow_blank=False, value=value, id=select_id, compact=True)
+
+
+def retry_text(engine: EngineSettings) -> str:
+    """The retry policy in words: how often, how long between, what is not retried."""
+    retries, base = engine.max_retry_attempts, engine.retry_delay_base
+    if retries <= 0:
+        return "nothing is retried (max_retry_attempts = 0)."
+    waits = ", ".join(f"{base * 2**n:.3g}s" for n in range(min(retries, 3)))
     return (
-        message.replace("--start", "start")
-        .replace("--end", "end")
-        .replace("--name", "name")
-        .replace("--sql-file or --workflow-id", "SQL or a workflow id")
-        .replace("--workflow-id", "workflow id")
+        f"transient errors (throttling, 5xx, timeouts) retried up to {retries} "
+        f"time{'s' if retries != 1 else ''}, waiting {waits}{' …' if retries > 3 else ''}; "
+        "permanent errors are not retried."
     )
