@@ -206,3 +206,15 @@ async def test_escape_leaves_the_batch_running_and_the_bar_names_it(tmp_path: Pa
         assert batch.id in app.services.runner.running  # type: ignore[union-attr]
         await app.cancel(batch.id)
         await wait_for(pilot, lambda: app.live[batch.id].status.is_terminal, timeout=30)
+
+
+async def test_names_with_markup_brackets_are_shown_as_text(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        batch = await new_batch(app, 2, name="[/] [bold]weird[/bold]")
+        await app.launch(batch)
+        await wait_for(pilot, lambda: app.live[batch.id].status.is_terminal, what="batch end")
+        await pilot.pause()
+        assert "[/] [bold]weird" in str(app.screen.query_one("#batch-title").render())
+        assert any("[/] [bold]weird" in text for text in notices(app))

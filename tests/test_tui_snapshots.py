@@ -15,16 +15,19 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
+from textual.widgets import Input, Select, TextArea
 from tui_seed import fixed_clock, seed_history
 from tui_support import make_app, tui_settings, wait_for
 
 from amc_tui.settings import Settings
 from amc_tui.tui.app import AmcApp
+from amc_tui.tui.screens.confirm import ConfirmScreen
 from amc_tui.tui.screens.dashboard import DashboardScreen
 from amc_tui.tui.screens.dialogs import QuitScreen, ResumeOfferScreen
 from amc_tui.tui.screens.execution_detail import ExecutionDetailScreen
 from amc_tui.tui.screens.help import HelpScreen
+from amc_tui.tui.screens.history import HistoryScreen
+from amc_tui.tui.screens.instances import InstancesScreen
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
@@ -155,4 +158,56 @@ def test_quit_dialog_with_a_batch_running(
         await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
 
     app = snapshot_app(tmp_path, seeded)
+    assert snap_compare(app, terminal_size=size, run_before=steady(steps))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_instances_home_screen(
+    snap_compare: Any, tmp_path: Path, seeded: Settings, size: tuple[int, int]
+) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen))
+        screen = app.screen
+        assert isinstance(screen, InstancesScreen)
+        await wait_for(pilot, lambda: len(screen.selected_ids) == 3, what="remembered selection")
+
+    app = snapshot_app(tmp_path, seeded)
+    assert snap_compare(app, terminal_size=size, run_before=steady(steps))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_confirm_screen_with_a_library_query(
+    snap_compare: Any, tmp_path: Path, seeded: Settings, size: tuple[int, int]
+) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen))
+        screen = app.screen
+        assert isinstance(screen, InstancesScreen)
+        await wait_for(pilot, lambda: len(screen.selected_ids) == 3, what="remembered selection")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        demo = next(i for i, q in enumerate(confirm.library) if q.name == "reach_frequency")
+        confirm.query_one("#source", Select).value = f"lib:{demo}"
+        await wait_for(pilot, lambda: confirm.query_one("#sql", TextArea).text != "")
+
+    app = snapshot_app(tmp_path, seeded)
+    assert snap_compare(app, terminal_size=size, run_before=steady(steps))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_history_screen(
+    snap_compare: Any, tmp_path: Path, seeded: Settings, size: tuple[int, int]
+) -> None:
+    async def steps(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await wait_for(pilot, lambda: screen.table.row_count == 5, what="history rows")
+
+    app = snapshot_app(tmp_path, seeded, read_only=True)
     assert snap_compare(app, terminal_size=size, run_before=steady(steps))

@@ -154,7 +154,9 @@ class AmcApp(App[int]):
             f"{label}: {event.status.value} — {counts.succeeded} succeeded, "
             f"{counts.failed} failed, {counts.cancelled} cancelled of {counts.total}"
         )
-        self.notify(text, title="Batch finished", severity=FINISH_SEVERITY[event.status])
+        self.notify(
+            text, title="Batch finished", severity=FINISH_SEVERITY[event.status], markup=False
+        )
         self.bell()
 
     # --- batches ----------------------------------------------------------------------
@@ -286,6 +288,9 @@ class AmcApp(App[int]):
 
     async def rerun(self, batch_id: str, *, only_failed: bool) -> None:
         """A new batch with the same query, on all or only the failed instances."""
+        if self.read_only:
+            self.notify("Read-only: batches cannot be launched", severity="error")
+            return
         batch = await self.services.store.get_batch(batch_id)
         if batch is None:
             self.notify(f"No batch {batch_id} in the history", severity="error")

@@ -155,7 +155,7 @@ class DashboardScreen(AmcScreen):
         ex = row.execution
         return (
             execution_state(ex.status),
-            clip(ex.instance_name or ex.instance_id, self._widths["instance"]),
+            Text(clip(ex.instance_name or ex.instance_id, self._widths["instance"])),
             self.try_text(ex),
             self.time_text(ex),
             (ex.amc_execution_id or "-")[: self._widths["amc_id"]],
@@ -206,7 +206,7 @@ class DashboardScreen(AmcScreen):
         title = Text()
         title.append(live.id, style="bold")
         if live.name:
-            title.append(f"  {clip(live.name, 40)}")
+            title.append(f"  {clip(live.name, 40)}")  # Text.append: never markup
         title.append("  ")
         title.append_text(batch_state(live.status))
         if live.cancel_requested and not live.status.is_terminal:

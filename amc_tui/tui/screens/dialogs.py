@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -36,7 +37,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-text")
+            yield Static(Text(self.question), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.yes_label} (y)", id="yes", variant="error")
                 yield Button(f"{self.no_label} (n)", id="no", variant="primary")
@@ -71,9 +72,11 @@ class QuitScreen(ModalScreen[str]):
         noun = "batch is" if count == 1 else "batches are"
         with Vertical(classes="dialog"):
             yield Static(
-                f"{count} {noun} still running: {names}{more}.\n\n"
-                "Cancel: stop them, cancelling their executions on AMC.\n"
-                "Leave: quit now; AMC keeps running them and you can resume later.",
+                Text(
+                    f"{count} {noun} still running: {names}{more}.\n\n"
+                    "Cancel: stop them, cancelling their executions on AMC.\n"
+                    "Leave: quit now; AMC keeps running them and you can resume later."
+                ),
                 classes="dialog-text",
             )
             with Horizontal(classes="dialog-buttons"):
@@ -115,9 +118,11 @@ class ResumeOfferScreen(ModalScreen[list[str]]):
             yield SelectionList[str](
                 *[
                     (
-                        f"{b.id}  {clip(b.name or '-', 24)}  {local_time(b.created_at)}  "
-                        f"{b.counts.total - b.counts.queued - b.counts.in_flight}/"
-                        f"{b.counts.total} done",
+                        Text(
+                            f"{b.id}  {clip(b.name or '-', 24)}  {local_time(b.created_at)}  "
+                            f"{b.counts.total - b.counts.queued - b.counts.in_flight}/"
+                            f"{b.counts.total} done"
+                        ),
                         b.id,
                         True,
                     )
@@ -179,7 +184,7 @@ class PromptScreen(ModalScreen[str | None]):
         value = event.value.strip()
         problem = self.check(value) if self.check is not None else None
         if problem:
-            self.query_one("#prompt-error", Static).update(problem)
+            self.query_one("#prompt-error", Static).update(Text(problem))
             return
         self.dismiss(value)
 

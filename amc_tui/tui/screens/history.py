@@ -1,51 +1,86 @@
-"""The history screen: every batch, newest first, loaded a page at a time.
+"""The history screen: every batch, newest first, read from the store a page at a time.
 
-The first page (100 batches) comes from the store when the screen opens, the next
-when the cursor nears the end, so thousands of batches open as fast as a hundred.
-``/`` filters by id or name through the store (so it searches every batch, not only
-the loaded ones).  ``enter`` opens a batch's dashboard (live if it runs, here or in
-another process), ``e`` exports it to CSV or JSON, ``R`` reruns it as a new batch,
-``u`` resumes an interrupted one.  Rows of batches run here follow their events.
+A page of 100 when the screen opens, the next when the cursor nears the end, so
+thousands of batches open as fast as a hundred.  ``/`` searches ids and names through
+the store (debounced; an exclusive worker, so a stale answer never wins).  ``enter``
+opens a batch's dashboard, ``e`` exports it (:mod:`amc_tui.export`), ``R`` reruns it,
+``u`` resumes an interrupted one.  Rows follow :class:`~amc_tui.tui.messages.BatchUpdated`;
+batches launched meanwhile go on top when the screen shows again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.markup import escape
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from amc_tui.domain import BatchStatus, BatchSummary, ExecutionStatus
-from amc_tui.errors import AmcTuiError
-from amc_tui.export import check_export_path, export_batch
+from amc_tui.domain import BatchCounts, BatchStatus, BatchSummary, ExecutionStatus
+from amc_tui.errors import AmcTuiError, StoreError
+from amc_tui.export import check_export_path, export_batch, export_path_problem, home_relative
 from amc_tui.output import format_duration
-from amc_tui.tui.format import EXECUTION_LOOK, batch_state, clip
+from amc_tui.tui.format import EXECUTION_LOOK, batch_state, clip, local_time
 from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.screens.dialogs import ConfirmDialog, PromptScreen
 from amc_tui.tui.widgets.running_bar import RunningBar
 
 log = logging.getLogger(__name__)
 
-PAGE = 100
-NEAR_END = 10
+PAGE_SIZE = 100
+LOAD_WITHIN = 10
+"""Read the next page when the cursor is this close to the last loaded row."""
 FILTER_DELAY = 0.25
+EXPORT_FOLDER_KEY = "history.export_folder"
+COLUMNS = ("id", "name", "created", "took", "status", "counts")
+HEADINGS = ("Batch", "Name", "Created", "Took", "Status", "Executions")
 
 
-def counts_cell(summary: BatchSummary) -> Text:
-    """``✔12 ✘1 /24`` (cancelled only when some were)."""
-    counts = summary.counts
-    text = Text()
-    parts = [("SUCCEEDED", counts.succeeded), ("FAILED", counts.failed)]
+def column_widths(screen_width: int) -> dict[str, int]:
+    """Content widths for the screen's width; the name gets what is left.
+
+    Besides: a one-column margin on the left, one for the scrollbar, one space after
+    every column but the last.  Below 100 columns the creation time has no year.
+    """
+    wide = screen_width >= 100
+    fixed = {"id": 14, "created": 16 if wide else 11, "took": 7, "status": 13}
+    fixed["counts"] = 16 if wide else 13
+    name = screen_width - 2 - (len(COLUMNS) - 1) - sum(fixed.values())
+    return {**fixed, "name": max(8, min(name, 60))}
+
+
+def counts_cell(counts: BatchCounts) -> Text:
+    """``✔12 ✘1 /24``: succeeded, failed, then cancelled and unknown when there are any."""
+    parts = [(ExecutionStatus.SUCCEEDED, counts.succeeded), (ExecutionStatus.FAILED, counts.failed)]
     if counts.cancelled:
-        parts.append(("CANCELLED", counts.cancelled))
+        parts.append((ExecutionStatus.CANCELLED, counts.cancelled))
+    if counts.unknown:
+        parts.append((ExecutionStatus.UNKNOWN, counts.unknown))
+    text = Text()
     for status, number in parts:
-        symbol, colour = EXECUTION_LOOK[ExecutionStatus(status)]
+        symbol, colour = EXECUTION_LOOK[status]
         text.append(f"{symbol}{number} ", style=colour)
     text.append(f"/{counts.total}")
     return text
+
+
+def took(summary: BatchSummary, now: datetime) -> str:
+    """Run time: start (or creation) to finish, or so far for a running batch."""
+    start = summary.started_at or summary.created_at
+    if summary.finished_at is not None:
+        return format_duration((summary.finished_at - start).total_seconds())
+    if summary.status is BatchStatus.RUNNING:
+        return format_duration((now - start).total_seconds())
+    return "-"
 
 
 class HistoryScreen(AmcScreen):
@@ -53,10 +88,11 @@ class HistoryScreen(AmcScreen):
 
     HELP_TITLE = "History"
     HELP = (
-        "Every batch this machine ran, newest first; more load as you scroll down. "
-        "/ searches ids and names in the whole history. enter opens the batch's "
-        "dashboard; e exports it (.csv or .json by the name you type); R runs the same "
-        "query again as a new batch; u resumes a batch left interrupted."
+        "Every batch, newest first; more are read from the history as the cursor nears "
+        "the end. / searches ids and names in the whole history (escape returns to the "
+        "table; escape again clears the search). enter opens a batch's dashboard; e "
+        "exports it to a .csv or .json file; R runs its query again as a new batch; u "
+        "resumes a batch left interrupted; g reloads. Read-only mode refuses R and u."
     )
 
     BINDINGS = [
@@ -65,28 +101,41 @@ class HistoryScreen(AmcScreen):
         Binding("e", "export", "Export", id="history-export"),
         Binding("R", "rerun", "Rerun", id="history-rerun"),
         Binding("u", "resume", "Resume", id="history-resume"),
-        Binding("g", "reload", "Reload", id="history-reload", show=False),
+        Binding("g,ctrl+r", "reload", "Reload", id="history-reload", show=False),
         Binding("escape", "back", "Back", id="history-back"),
-        Binding("q", "quit_app", "Quit", id="history-quit", show=False),
+        Binding("q", "app.quit", "Quit", id="history-quit", show=False),
     ]
 
     DEFAULT_CSS = """
-    HistoryScreen #history-filter { height: 1; border: none; padding: 0 1; display: none; }
-    HistoryScreen #history-filter.-shown { display: block; }
+    HistoryScreen #history-filter-line { height: 1; padding: 0 1; display: none; }
+    HistoryScreen #history-filter-line.-shown { display: block; }
+    HistoryScreen #history-filter-label { width: auto; padding-right: 1; }
+    HistoryScreen #history-filter { width: 1fr; height: 1; border: none; padding: 0; }
+    HistoryScreen #history-table { margin-left: 1; scrollbar-size-vertical: 1; }
     HistoryScreen #history-status { height: 1; padding: 0 1; color: $text-muted; }
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.summaries: list[BatchSummary] = []
+        """The loaded rows, newest first (what the table shows)."""
         self.search = ""
+        """The search the rows were read with."""
         self.exhausted = False
-        self.loading_more = False
+        self.loaded = False
+        self.widths = column_widths(80)
+        self._generation = 0
+        self._loading_more = False
+        self._stale: set[str] = set()
+        self._refreshing = False
+        self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="/ search by batch id or name", id="history-filter")
-        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="history-filter-line"):
+            yield Static("Search:", id="history-filter-label")
+            yield Input(placeholder="part of a batch id or name", id="history-filter")
+        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
         yield Static("Loading…", id="history-status")
         yield RunningBar()
         yield Footer()
@@ -95,156 +144,227 @@ class HistoryScreen(AmcScreen):
     def table(self) -> DataTable[object]:
         return self.query_one("#history-table", DataTable)
 
-    def on_mount(self) -> None:
-        wide = self.app.size.width >= 100
-        free = self.app.size.width - 2 - 2 * (6 if wide else 5)
-        fixed = {"id": 14, "created": 16 if wide else 11, "status": 13, "counts": 12}
-        if wide:
-            fixed["took"] = 8
-        name = max(10, free - sum(fixed.values()))
-        self.widths = {**fixed, "name": name}
-        table = self.table
-        table.add_column("Batch", key="id", width=fixed["id"])
-        table.add_column("Name", key="name", width=name)
-        table.add_column("Created", key="created", width=fixed["created"])
-        if wide:
-            table.add_column("Took", key="took", width=fixed["took"])
-        table.add_column("Status", key="status", width=fixed["status"])
-        table.add_column("Executions", key="counts", width=fixed["counts"])
-        table.focus()
-        self.reload()
+    @property
+    def filter_box(self) -> Input:
+        return self.query_one("#history-filter", Input)
 
-    # --- loading ----------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.widths = column_widths(self.app.size.width)
+        for key, heading in zip(COLUMNS, HEADINGS, strict=True):
+            gap = 0 if key == "counts" else 1
+            self.table.add_column(heading, key=key, width=self.widths[key] + gap)
+        self.table.focus()
+        self.load_first_page()
+        self.set_interval(1.0, self.tick)
+
+    # --- rows -------------------------------------------------------------------------
 
     def cells(self, summary: BatchSummary) -> list[Text | str]:
-        created = summary.created_at.astimezone()
-        cells: list[Text | str] = [
+        created = local_time(summary.created_at)
+        return [
             summary.id,
-            clip(summary.name or "-", self.widths["name"]),
-            created.strftime("%Y-%m-%d %H:%M" if "took" in self.widths else "%m-%d %H:%M"),
+            Text(clip(summary.name or "-", self.widths["name"])),  # a str would be markup
+            created if self.widths["created"] >= len(created) else created[5:],
+            took(summary, self.amc_app.now()),
+            batch_state(summary.status),
+            counts_cell(summary.counts),
         ]
-        if "took" in self.widths:
-            start = summary.started_at
-            end = summary.finished_at or (
-                self.amc_app.now() if summary.status is BatchStatus.RUNNING else None
-            )
-            took = (end - start).total_seconds() if start and end else None
-            cells.append(format_duration(took))
-        cells += [batch_state(summary.status), counts_cell(summary)]
-        return cells
 
-    @work(exclusive=True, group="history-load")
-    async def reload(self, keep: str | None = None) -> None:
-        """Read the first page again (after a filter change, a return to the screen)."""
-        try:
-            page = await self.services.store.list_batches(limit=PAGE, search=self.search or None)
-        except AmcTuiError as error:
-            log.error("%s", error.log_text())
-            self.set_status(error.user_message)
-            return
-        table = self.table
-        keep = keep or self.highlighted_id()
-        table.clear()
+    def show_rows(self, summaries: list[BatchSummary], *, keep: str | None) -> None:
+        """Replace every row, the cursor staying on ``keep`` when it is still shown."""
         self.summaries = []
-        self.exhausted = len(page) < PAGE
-        self.add(page)
-        if keep is not None and keep in table.rows:
-            table.move_cursor(row=table.get_row_index(keep))
+        self.table.clear()
+        self.add_rows(summaries)
+        if keep is not None and keep in self.table.rows:
+            self.table.move_cursor(row=self.table.get_row_index(keep))
 
-    def add(self, page: list[BatchSummary]) -> None:
-        for summary in page:
+    def add_rows(self, summaries: list[BatchSummary]) -> None:
+        for summary in summaries:
             if summary.id not in self.table.rows:
                 self.summaries.append(summary)
                 self.table.add_row(*self.cells(summary), key=summary.id)
-        self.refresh_status()
+        self.show_status()
 
-    @work(exclusive=True, group="history-more")
-    async def load_more(self) -> None:
-        if self.exhausted or not self.summaries or self.loading_more:
+    def update_row(self, summary: BatchSummary) -> None:
+        if summary.id not in self.table.rows:
             return
-        self.loading_more = True
+        self.summaries = [summary if s.id == summary.id else s for s in self.summaries]
+        for key, value in zip(COLUMNS, self.cells(summary), strict=True):
+            self.table.update_cell(summary.id, key, value)
+
+    def tick(self) -> None:
+        """Redraw the run time of running batches."""
+        now = self.amc_app.now()
+        for summary in self.summaries:
+            if summary.status is BatchStatus.RUNNING and summary.id in self.table.rows:
+                self.table.update_cell(summary.id, "took", took(summary, now))
+
+    def failed(self, error: AmcTuiError) -> None:
+        log.error("%s", error.log_text())
+        self.query_one("#history-status", Static).update(Text(error.user_message))
+
+    def show_status(self) -> None:
+        shown = len(self.summaries)
+        found = f" matching “{self.search}”" if self.search else ""
+        if shown == 0:
+            text = f"No batch{found}" if self.search else "No batches yet"
+        elif self.exhausted:
+            text = f"all {shown} shown{found}"
+        else:
+            text = f"{shown} shown{found} · more below"
+        self.query_one("#history-status", Static).update(Text(text))  # no markup: typed text
+
+    # --- loading ----------------------------------------------------------------------
+
+    @work(exclusive=True, group="history-page")
+    async def load_first_page(self) -> None:
+        """Read the first page again.  A new search replaces the rows; otherwise new
+        batches go on top, the rest are renewed and the cursor keeps its batch."""
+        self._generation += 1
+        search = self.filter_box.value.strip()
+        try:
+            page = await self.services.store.list_batches(limit=PAGE_SIZE, search=search or None)
+        except AmcTuiError as error:
+            return self.failed(error)
+        self._generation += 1  # a next page read meanwhile belongs to the old rows
+        fresh = {s.id: s for s in page}
+        rows = [fresh.pop(s.id, s) for s in self.summaries] if search == self.search else []
+        if len(fresh) == len(page):  # nothing in common: start afresh
+            self.exhausted, rows = len(page) < PAGE_SIZE, []
+        self.search, self.loaded = search, True
+        if fresh or not rows:
+            self.show_rows(list(fresh.values()) + rows, keep=self.highlighted_id())
+        else:  # the same batches: renew them in place (no jump back from a dialog)
+            for summary in page:
+                self.update_row(summary)
+        self.refresh_bindings()
+        # Batches that had not ended may have moved on (run elsewhere, or here unseen).
+        self._stale.update(s.id for s in rows if not s.status.is_terminal)
+        self.refresh_stale_rows()
+
+    @work(group="history-more")
+    async def load_next_page(self) -> None:
+        """Read the batches older than the last row (one page), unless already reading."""
+        if self._loading_more or self.exhausted or not self.summaries:
+            return
+        self._loading_more = True
+        generation, last = self._generation, self.summaries[-1].created_at
+        # Batches created at the very same moment as the last row come again (and are
+        # skipped), so none of them is lost between two pages.
+        ties = sum(1 for s in self.summaries if s.created_at == last)
         try:
             page = await self.services.store.list_batches(
-                limit=PAGE, before=self.summaries[-1].created_at, search=self.search or None
+                limit=PAGE_SIZE + ties,
+                before=last + timedelta(microseconds=1),
+                search=self.search or None,
             )
         except AmcTuiError as error:
-            log.error("%s", error.log_text())
-            self.set_status(error.user_message)
-            return
+            return self.failed(error)
         finally:
-            self.loading_more = False
-        self.exhausted = len(page) < PAGE
-        self.add(page)
+            self._loading_more = False
+        if generation != self._generation:  # the rows were read again meanwhile
+            return self.load_if_near_end()
+        self.exhausted = len(page) < PAGE_SIZE + ties
+        self.add_rows(page)
+        self.load_if_near_end()
 
-    def refresh_status(self) -> None:
-        shown = len(self.summaries)
-        if shown == 0:
-            text = f"No batch matches {self.search!r}" if self.search else "No batches yet"
-        else:
-            more = "more below" if not self.exhausted else "all shown"
-            found = f" matching {self.search!r}" if self.search else ""
-            text = f"{shown} batches{found} · {more} · enter opens · e exports · u resumes"
-        self.set_status(text)
-
-    def set_status(self, text: str) -> None:
-        self.query_one("#history-status", Static).update(text)
+    def load_if_near_end(self) -> None:
+        if self.table.cursor_row >= self.table.row_count - LOAD_WITHIN:
+            self.load_next_page()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.cursor_row >= self.table.row_count - NEAR_END:
-            self.load_more()
+        self.load_if_near_end()
 
     def on_screen_resume(self) -> None:
-        if self.summaries or self.exhausted:
-            self.reload()
+        if self.loaded:  # batches launched meanwhile go on top
+            self.load_first_page()
 
-    @on(BatchUpdated)
-    async def batch_row_changed(self, message: BatchUpdated) -> None:
-        if message.batch_id not in self.table.rows:
-            return
-        summary = await self.services.store.get_batch_summary(message.batch_id)
-        if summary is None or message.batch_id not in self.table.rows:
-            return
-        for index, old in enumerate(self.summaries):
-            if old.id == summary.id:
-                self.summaries[index] = summary
-        columns = [c.value for c in self.table.columns]
-        for column, value in zip(columns, self.cells(summary), strict=True):
-            self.table.update_cell(summary.id, str(column), value)
+    def on_batch_updated(self, message: BatchUpdated) -> None:
+        # AmcScreen.on_batch_updated (the running bar) runs too: Textual calls the
+        # handler of every class along the MRO, so no super() call here.
+        if message.batch_id in self.table.rows:
+            self._stale.add(message.batch_id)
+            self.refresh_stale_rows()
 
-    # --- filter -------------------------------------------------------------------------
+    @work(group="history-rows")
+    async def refresh_stale_rows(self) -> None:
+        """Re-read the rows whose batches changed; updates arriving meanwhile coalesce."""
+        if self._refreshing:
+            return
+        self._refreshing = True
+        try:
+            while self._stale:
+                batch_id = self._stale.pop()
+                summary = await self.services.store.get_batch_summary(batch_id)
+                if summary is not None:
+                    self.update_row(summary)
+        except AmcTuiError as error:
+            log.error("%s", error.log_text())
+        finally:
+            self._refreshing = False
+
+    # --- filter -----------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        box = self.query_one("#history-filter", Input)
-        box.add_class("-shown")
-        box.focus()
+        self.query_one("#history-filter-line").add_class("-shown")
+        self.filter_box.focus()
+        self.refresh_bindings()
 
     @on(Input.Changed, "#history-filter")
     def filter_changed(self, event: Input.Changed) -> None:
-        self.search = event.value.strip()
-        self.set_timer(FILTER_DELAY, self._apply_filter)
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        self._filter_timer = self.set_timer(FILTER_DELAY, self.apply_filter)
 
-    def _apply_filter(self) -> None:
-        box = self.query_one("#history-filter", Input)
-        if box.value.strip() == self.search:
-            self.reload()
+    def apply_filter(self) -> None:
+        """Read the rows again if the search text changed since they were read."""
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        if self.filter_box.value.strip() != self.search:
+            self.load_first_page()
 
     @on(Input.Submitted, "#history-filter")
-    def filter_done(self, event: Input.Submitted) -> None:
+    def filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self.apply_filter()
         self.table.focus()
 
-    # --- actions ------------------------------------------------------------------------
+    def clear_filter(self) -> None:
+        self.filter_box.value = ""
+        self.query_one("#history-filter-line").remove_class("-shown")
+        self.apply_filter()
+        self.table.focus()
+
+    def action_back(self) -> None:
+        """From the filter box to the table (an empty box hides); then clear; then back."""
+        box = self.filter_box
+        if box.has_focus and box.value.strip():
+            self.apply_filter()
+            self.table.focus()
+        elif box.has_focus or box.value or self.search:
+            self.clear_filter()
+        elif self.has_screen_below():
+            self.app.pop_screen()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``escape`` is offered only when it has something to do."""
+        if action == "back" and self.is_mounted:
+            box = self.filter_box
+            return box.has_focus or bool(box.value or self.search) or self.has_screen_below()
+        return True
+
+    def has_screen_below(self) -> bool:
+        """Whether escape has a screen to go back to (not the app's default one)."""
+        stack = self.app.screen_stack
+        return self in stack and stack.index(self) > 1
+
+    # --- actions ----------------------------------------------------------------------
 
     def highlighted_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return str(key) if key is not None else None
-
-    def highlighted(self) -> BatchSummary | None:
-        batch_id = self.highlighted_id()
-        return next((s for s in self.summaries if s.id == batch_id), None)
+        row = self.table.cursor_row  # the rows are self.summaries, in the same order
+        return self.summaries[row].id if 0 <= row < len(self.summaries) else None
 
     async def action_open(self) -> None:
         batch_id = self.highlighted_id()
@@ -255,100 +375,72 @@ class HistoryScreen(AmcScreen):
         event.stop()
         await self.action_open()
 
+    def action_reload(self) -> None:
+        self.load_first_page()
+
     async def action_rerun(self) -> None:
         batch_id = self.highlighted_id()
-        if batch_id is not None:
+        if self.amc_app.read_only:  # said before the instances are looked at
+            self.notify("Read-only: batches cannot be launched", severity="error")
+        elif batch_id is not None:
             await self.amc_app.rerun(batch_id, only_failed=False)
 
     async def action_resume(self) -> None:
-        summary = self.highlighted()
+        batch_id = self.highlighted_id()
+        if batch_id is None:
+            return
+        try:
+            summary = await self.services.store.get_batch_summary(batch_id)  # fresh, not the row
+        except AmcTuiError as error:
+            return self.failed(error)
         if summary is None:
             return
+        self.update_row(summary)
         if summary.status is not BatchStatus.INTERRUPTED:
             self.notify(
                 f"Only an interrupted batch can be resumed (this one is {summary.status.value})",
                 severity="warning",
             )
             return
-        if await self.amc_app.resume(summary.id):
-            await self.amc_app.open_batch(summary.id)
+        if await self.amc_app.resume(batch_id):
+            await self.amc_app.open_batch(batch_id)
 
     def action_export(self) -> None:
-        from amc_tui.tui.screens.dialogs import ConfirmDialog, PromptScreen
-
-        summary = self.highlighted()
-        if summary is None:
-            return
-
-        def problem(text: str) -> str | None:
-            try:
-                check_export_path(text, overwrite=True)
-            except AmcTuiError as error:
-                return error.user_message
-            return None
-
-        def chosen(path: str | None) -> None:
-            if not path:
-                return
-            try:
-                check_export_path(path)
-            except AmcTuiError:  # it exists (the rest was checked in the prompt)
-
-                def overwrite(yes: bool | None) -> None:
-                    if yes:
-                        self.export(summary.id, path, overwrite=True)
-
-                self.app.push_screen(
-                    ConfirmDialog(f"{path} exists. Overwrite it?", yes="Overwrite", no="Keep"),
-                    overwrite,
-                )
-                return
-            self.export(summary.id, path, overwrite=False)
-
-        self.app.push_screen(
-            PromptScreen(
-                f"Export {summary.id} to (.csv or .json):",
-                value=f"~/amc-tui-{summary.id}.csv",
-                check=problem,
-            ),
-            chosen,
-        )
+        batch_id = self.highlighted_id()
+        if batch_id is not None:
+            self.export(batch_id)
 
     @work(group="history-export")
-    async def export(self, batch_id: str, path: str, *, overwrite: bool) -> None:
-        batch = await self.services.store.get_batch(batch_id)
-        if batch is None:
-            self.notify(f"No batch {batch_id} in the history", severity="error")
+    async def export(self, batch_id: str) -> None:
+        """Ask for a file name (checked as typed), ask before overwriting, then export."""
+        folder = self.services.ui_state.get(EXPORT_FOLDER_KEY, "~")
+        question = f"Export {batch_id} to (.csv or .json):"
+        default = str(Path(folder) / f"amc-tui-{batch_id}.csv")
+        text = await self.app.push_screen_wait(
+            PromptScreen(question, value=default, check=shown_problem)
+        )
+        if not text:
             return
         try:
-            result = export_batch(batch, path, overwrite=overwrite)
+            path = check_export_path(text, overwrite=True)
+            if overwrite := path.exists():
+                question = escape(f"{path} exists. Overwrite it?")
+                if not await self.app.push_screen_wait(ConfirmDialog(question, yes="Overwrite")):
+                    return
+            batch = await self.services.store.get_batch(batch_id)
+            if batch is None:
+                raise StoreError(f"There is no batch {batch_id} in the history")
+            result = await asyncio.to_thread(export_batch, batch, path, overwrite=overwrite)
         except AmcTuiError as error:
-            self.notify(error.user_message, title="Not exported", severity="error")
+            log.error("%s", error.log_text())
+            self.notify(error.user_message, title="Not exported", severity="error", markup=False)
             return
-        self.notify(f"Exported {result.rows} executions to {result.path}")
+        self.services.ui_state.set(EXPORT_FOLDER_KEY, home_relative(result.path.parent))
+        self.notify(f"Exported {result.rows} executions to {result.path}", markup=False)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Read-only: no rerun or resume.  Back only when there is a screen to go back to."""
-        if action in ("rerun", "resume") and self.amc_app.read_only:
-            return False
-        if action == "back":
-            box = self.query("#history-filter")
-            filtering = bool(box) and (box.first().has_focus or bool(box.first(Input).value))
-            return filtering or len(self.app.screen_stack) > 2
-        return True
 
-    def action_reload(self) -> None:
-        self.reload()
-
-    def action_back(self) -> None:
-        box = self.query_one("#history-filter", Input)
-        if box.has_focus or box.value:
-            box.value = ""
-            box.remove_class("-shown")
-            self.table.focus()
-            return
-        if len(self.app.screen_stack) > 2:
-            self.app.pop_screen()
-
-    async def action_quit_app(self) -> None:
-        await self.amc_app.action_quit()
+def shown_problem(text: str) -> str | None:
+    """:func:`export_path_problem`, escaped: the prompt shows it as markup (a path may
+    hold brackets)."""
+    problem = export_path_problem(text)
+    return None if problem is None else escape(problem)

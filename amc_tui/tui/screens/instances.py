@@ -216,7 +216,7 @@ class InstancesScreen(AmcScreen):
         widths = self._widths
         return (
             self.mark(instance.instance_id),
-            clip(instance.name, widths["name"]),
+            Text(clip(instance.name, widths["name"])),
             clip(instance.instance_id, widths["amc_id"]),
             type_cell(instance, widths["type"]),
             clip(instance.region or "-", widths["region"]),
