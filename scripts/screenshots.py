@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import tempfile
 import time
@@ -78,6 +79,9 @@ async def first_run(
 
         await pilot.press("enter")
         await wait_for(pilot, lambda: screen_name(app) == "ConfirmScreen", "the confirm screen")
+        # The query list has the focus: open it, pick the fourth query (reach_frequency).
+        await pilot.press("enter", "down", "down", "down", "enter")
+        await pilot.pause(0.3)
         await cam.shoot(pilot, "confirm")
 
         await pilot.press("ctrl+s")
@@ -151,6 +155,7 @@ async def second_run(
 
 
 async def main(out: Path, size: tuple[int, int]) -> None:
+    logging.disable(logging.CRITICAL)  # the engine's warnings would land on the terminal
     with tempfile.TemporaryDirectory(prefix="amc-tui-screenshots-") as scratch:
         home = Path(scratch)
         config = home / "config.toml"  # empty: not the operator's own config

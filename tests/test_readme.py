@@ -26,3 +26,11 @@ def test_ci_runs_the_readme_test_command() -> None:
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     marker = next(i for i, line in enumerate(script) if "README-TEST-COMMAND" in line)
     assert script[marker + 1].strip() == readme_commands()[1]
+
+
+def test_every_screenshot_the_readme_shows_exists() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.findall(r"\]\((screenshots/[^)]+\.svg)\)", text)
+    assert len(shown) >= 5
+    missing = [path for path in shown if not (ROOT / path).is_file()]
+    assert not missing, f"run python scripts/screenshots.py: {missing}"
