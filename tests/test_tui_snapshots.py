@@ -161,16 +161,22 @@ def test_quit_dialog_with_a_batch_running(
     assert snap_compare(app, terminal_size=size, run_before=steady(steps))
 
 
+async def home_with_selection(pilot: Pilot[Any]) -> InstancesScreen:
+    """The instances screen, loaded, with the seed's remembered selection of three."""
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen))
+    screen = app.screen
+    assert isinstance(screen, InstancesScreen)
+    await wait_for(pilot, lambda: len(screen.selected_ids) == 3, what="remembered selection")
+    return screen
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_instances_home_screen(
     snap_compare: Any, tmp_path: Path, seeded: Settings, size: tuple[int, int]
 ) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
-        app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen))
-        screen = app.screen
-        assert isinstance(screen, InstancesScreen)
-        await wait_for(pilot, lambda: len(screen.selected_ids) == 3, what="remembered selection")
+        await home_with_selection(pilot)
 
     app = snapshot_app(tmp_path, seeded)
     assert snap_compare(app, terminal_size=size, run_before=steady(steps))
@@ -182,10 +188,7 @@ def test_confirm_screen_with_a_library_query(
 ) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
         app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen))
-        screen = app.screen
-        assert isinstance(screen, InstancesScreen)
-        await wait_for(pilot, lambda: len(screen.selected_ids) == 3, what="remembered selection")
+        await home_with_selection(pilot)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         confirm = app.screen
