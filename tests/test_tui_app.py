@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine_support import fast_simulator
-from test_tui_dashboard import new_batch, notices, rows_text
+from test_tui_dashboard import notices, rows_text
 from textual.command import CommandPalette
-from tui_support import make_app, tui_settings, wait_for
+from tui_support import make_app, new_batch, tui_settings, wait_for
 
 from amc_tui.amc.simulator import AmcSimulator
 from amc_tui.domain import BatchStatus, ExecutionStatus

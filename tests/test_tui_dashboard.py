@@ -9,30 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from engine_support import SQL, WINDOW, fast_simulator
+from engine_support import fast_simulator
 from textual.widgets import DataTable
-from tui_support import make_app, wait_for
+from tui_support import make_app, new_batch, wait_for
 
-from amc_tui.domain import Batch, BatchStatus, ExecutionStatus
-from amc_tui.engine.validation import build_batch, build_query
+from amc_tui.domain import BatchStatus, ExecutionStatus
 from amc_tui.tui.app import AmcApp
 from amc_tui.tui.screens.confirm import ConfirmScreen
 from amc_tui.tui.screens.dashboard import DashboardScreen
 from amc_tui.tui.screens.dialogs import ConfirmDialog
 from amc_tui.tui.screens.execution_detail import ExecutionDetailScreen
-
-
-async def new_batch(app: AmcApp, n: int, *, name: str = "weekly reach") -> Batch:
-    known = await app.services.instances()
-    batch, _ = build_batch(
-        refs=[i.instance_id for i in known[:n]],
-        known=known,
-        query=build_query(sql=SQL, time_window=WINDOW),
-        engine=app.settings.engine,
-        profile=app.settings.profile_name,
-        name=name,
-    )
-    return batch
 
 
 def rows_text(app: AmcApp) -> list[str]:

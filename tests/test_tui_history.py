@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_support import SQL, WINDOW
 from store_support import make_batch
 from textual.coordinate import Coordinate
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
-from tui_support import make_app, tui_settings, wait_for
+from tui_support import make_app, new_batch, tui_settings, wait_for
 
-from amc_tui.domain import Batch, BatchStatus, utc_now
-from amc_tui.engine.validation import build_batch, build_query
+from amc_tui.domain import BatchStatus, utc_now
 from amc_tui.settings import Settings
 from amc_tui.store.history import HistoryStore
 from amc_tui.tui.app import AmcApp
@@ -54,20 +52,6 @@ async def fill(
                 await store.transition_batch(batch.id, BatchStatus.INTERRUPTED)
             ids.append(batch.id)
     return ids
-
-
-async def real_batch(app: AmcApp, n: int, *, name: str = "weekly reach") -> Batch:
-    """A validated batch on the profile's first ``n`` instances (not stored)."""
-    known = await app.services.instances()
-    batch, _ = build_batch(
-        refs=[i.instance_id for i in known[:n]],
-        known=known,
-        query=build_query(sql=SQL, time_window=WINDOW),
-        engine=app.settings.engine,
-        profile=app.settings.profile_name,
-        name=name,
-    )
-    return batch
 
 
 def history(app: AmcApp) -> HistoryScreen:
@@ -255,7 +239,7 @@ async def test_R_reruns_the_batch_as_a_new_one(tmp_path: Path) -> None:
     app = make_app(tmp_path, offer_resume=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1)
-        await app.services.store.create_batch(await real_batch(app, 4))
+        await app.services.store.create_batch(await new_batch(app, 4))
         await push_history(pilot, app, 1)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
@@ -268,10 +252,10 @@ async def test_u_resumes_an_interrupted_batch_and_refuses_others(tmp_path: Path)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1)
         store = app.services.store
-        done = await store.create_batch(await real_batch(app, 1, name="done"))
+        done = await store.create_batch(await new_batch(app, 1, name="done"))
         await store.transition_batch(done.id, BatchStatus.RUNNING)
         await store.transition_batch(done.id, BatchStatus.COMPLETED)
-        stopped = await store.create_batch(await real_batch(app, 3, name="stopped"))
+        stopped = await store.create_batch(await new_batch(app, 3, name="stopped"))
         await store.transition_batch(stopped.id, BatchStatus.RUNNING)
         await store.transition_batch(stopped.id, BatchStatus.INTERRUPTED)
         screen = await push_history(pilot, app, 2)
@@ -309,11 +293,11 @@ async def test_a_batch_launched_meanwhile_is_on_top_when_coming_back(tmp_path: P
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1)
         store = app.services.store
-        first = await store.create_batch(await real_batch(app, 1, name="first"))
-        second = await store.create_batch(await real_batch(app, 1, name="second"))
+        first = await store.create_batch(await new_batch(app, 1, name="first"))
+        second = await store.create_batch(await new_batch(app, 1, name="second"))
         screen = await push_history(pilot, app, 2)
         await pilot.press("down")  # on "first"
-        new = await real_batch(app, 2, name="launched")
+        new = await new_batch(app, 2, name="launched")
         await app.launch(new)
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await wait_for(pilot, lambda: app.live[new.id].status.is_terminal, what="batch end")

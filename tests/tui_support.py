@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine_support import fast_engine, fast_simulator
+from engine_support import SQL, WINDOW, fast_engine, fast_simulator
 from textual.pilot import Pilot
 
 from amc_tui.amc.simulator import AmcSimulator, SimulatorConfig
-from amc_tui.domain import utc_now
+from amc_tui.domain import Batch, utc_now
+from amc_tui.engine.validation import build_batch, build_query
 from amc_tui.settings import Settings, ensure_data_dir, load_settings
 from amc_tui.tui.app import AmcApp
 
@@ -68,3 +69,17 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.02)
+
+
+async def new_batch(app: AmcApp, n: int, *, name: str = "weekly reach") -> Batch:
+    """A validated batch on the profile's first ``n`` instances (not stored)."""
+    known = await app.services.instances()
+    batch, _ = build_batch(
+        refs=[i.instance_id for i in known[:n]],
+        known=known,
+        query=build_query(sql=SQL, time_window=WINDOW),
+        engine=app.settings.engine,
+        profile=app.settings.profile_name,
+        name=name,
+    )
+    return batch

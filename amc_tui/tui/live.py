@@ -71,9 +71,6 @@ class LiveBatch:
     def is_finished(self) -> bool:
         return self.status.is_terminal or self.status is BatchStatus.INTERRUPTED
 
-    def executions(self) -> list[Execution]:
-        return [row.execution for row in self.rows.values()]
-
     def counts(self) -> BatchCounts:
         return BatchCounts.of(row.status for row in self.rows.values())
 
