@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from amc_tui import output
-from amc_tui.commands import logged_errors, prepare
+from amc_tui.commands import logged_errors, open_history, prepare
 from amc_tui.domain import Batch, BatchStatus
 from amc_tui.errors import InputError
 from amc_tui.settings import Settings
@@ -76,7 +76,7 @@ def exit_code_for(status: BatchStatus) -> int:
 
 
 async def _open_store(settings: Settings) -> HistoryStore:
-    return await HistoryStore.open(settings.paths.history_db)
+    return await open_history(settings)
 
 
 # --- run and resume ---------------------------------------------------------------------
@@ -127,8 +127,8 @@ async def run_command(args: argparse.Namespace) -> int:
                 )
                 for ref in resolved.duplicates:
                     _say(f"amc-tui: instance {ref} was named twice; running it once")
-                batch = await store.create_batch(batch)
                 runner = _runner(store, client, settings, args.max_concurrency)
+                batch = await runner.add(batch)
                 return await drive_batch(runner, batch, as_json=args.json)
 
 

@@ -8,6 +8,7 @@ one command, and prints its result.  It never imports textual.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Iterator
@@ -41,6 +42,28 @@ def prepare(args: argparse.Namespace) -> Settings:
     return settings
 
 
+async def open_history(settings: Settings) -> HistoryStore:
+    """The history store, with the batches of processes that are gone marked interrupted.
+
+    Every command opens the store here, so ``history`` and ``show`` tell the truth
+    after a crash, and each batch recovered is named once on stderr.
+    """
+    from amc_tui.engine.recovery import open_recovered
+
+    store, recovered = await open_recovered(settings.paths.history_db, settings.paths.lock_dir)
+    for summary in recovered:
+        _say(
+            f"amc-tui: batch {summary.id} was left unfinished by a process that has ended; "
+            f"it is now interrupted (amc-tui resume {summary.id} finishes it)"
+        )
+    return store
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError):  # the terminal may be gone; the log has the story
+        print(text, file=sys.stderr, flush=True)
+
+
 @contextmanager
 def logged_errors(settings: Settings) -> Iterator[None]:
     """Log any amc-tui error's detail and tell it where, for the operator's hint."""
@@ -64,7 +87,7 @@ async def _instances(args: argparse.Namespace, settings: Settings) -> int:
     from amc_tui.amc.connection import open_client_for
     from amc_tui.engine.instances import InstanceCatalog
 
-    async with await HistoryStore.open(settings.paths.history_db) as store:
+    async with await open_history(settings) as store:
         catalog = InstanceCatalog.for_settings(store, settings)
         async with open_client_for(settings) as client:
             instances = await catalog.load(client, refresh=args.refresh)

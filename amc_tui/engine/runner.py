@@ -43,7 +43,7 @@ from amc_tui.engine.events import (
     EventHub,
 )
 from amc_tui.engine.execution import ExecutionDriver
-from amc_tui.engine.locks import BatchLock
+from amc_tui.engine.locks import BatchBusyError, BatchLock
 from amc_tui.engine.polling import PollSchedule
 from amc_tui.engine.retry import RetryPolicy
 from amc_tui.engine.run_state import BatchRun
@@ -94,6 +94,7 @@ class BatchRunner:
         self._watch_interval = cancel_watch_interval
         self._runs: dict[str, BatchRun] = {}
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self._claimed: dict[str, BatchLock] = {}
 
     @property
     def running(self) -> list[str]:
@@ -110,14 +111,34 @@ class BatchRunner:
         :class:`InputError` for an unknown batch, and a store error that stopped it
         (the batch is then left ``interrupted`` when that can still be written).
         """
-        lock = BatchLock(self._lock_dir, batch_id) if self._lock_dir is not None else None
-        if lock is not None:
-            lock.acquire()
+        lock = self._claimed.pop(batch_id, None)
+        if lock is None and self._lock_dir is not None:
+            lock = BatchLock(self._lock_dir, batch_id)
+            await _acquire(lock)
         try:
             return await self._run_locked(batch_id)
         finally:
             if lock is not None:
                 lock.release()
+
+    async def add(self, batch: Batch) -> Batch:
+        """Store a new batch owned by this runner from its first instant; :meth:`run` it next.
+
+        The batch's lock is taken before it is stored, so another process starting up
+        never takes a batch that is about to run for one whose process is gone.
+        """
+        lock = BatchLock(self._lock_dir, batch.id) if self._lock_dir is not None else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            stored = await self.store.create_batch(batch)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        if lock is not None:
+            self._claimed[batch.id] = lock
+        return stored
 
     async def _run_locked(self, batch_id: str) -> Batch:
         if batch_id in self._runs:
@@ -130,7 +151,8 @@ class BatchRunner:
         resumed = batch.status is not BatchStatus.PENDING
         if batch.status is BatchStatus.RUNNING:
             # We hold its lock, so whoever ran it is gone: it was interrupted.
-            await self.store.transition_batch(batch_id, BatchStatus.INTERRUPTED)
+            await self.store.mark_interrupted(batch_id)
+            batch = await self.store.get_batch(batch_id) or batch
         await self.store.transition_batch(batch_id, BatchStatus.RUNNING)
         run = BatchRun(
             batch=batch,
@@ -272,3 +294,21 @@ class BatchRunner:
             if asked and not run.cancel_requested:
                 log.info("batch %s: cancel asked by another process", run.id)
                 await self.cancel(run.id)
+
+
+LOCK_PATIENCE = 1.0
+"""Seconds :meth:`BatchRunner.run` waits for a lock held only for a moment (another
+process checking, at its start, whether the batch still has an owner)."""
+
+
+async def _acquire(lock: BatchLock) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LOCK_PATIENCE
+    while True:
+        try:
+            lock.acquire()
+            return
+        except BatchBusyError:
+            if loop.time() >= deadline:
+                raise
+        await asyncio.sleep(0.05)

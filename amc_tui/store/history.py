@@ -222,6 +222,18 @@ class HistoryStore:
         """Whether a cancel was requested for the batch (False if it is unknown)."""
         return await self._read(queries.is_cancel_requested, batch_id)
 
+    async def unfinished_batch_ids(self) -> list[str]:
+        """Ids of the batches stored ``pending`` or ``running`` (someone's, or orphans)."""
+        return await self._read(queries.unfinished_batch_ids)
+
+    async def mark_interrupted(self, batch_id: str) -> BatchSummary | None:
+        """Mark a batch whose owner is gone ``interrupted`` (SUBMITTING -> UNKNOWN with it).
+
+        Only for a batch whose lock the caller holds.  Returns None (and changes
+        nothing) unless the batch was ``pending`` or ``running``.
+        """
+        return await self._write(queries.mark_interrupted, batch_id)
+
     # --- executions and attempts --------------------------------------------------------
 
     async def get_execution(self, execution_id: int) -> Execution | None:

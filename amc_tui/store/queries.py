@@ -228,3 +228,45 @@ def request_cancel(conn: sqlite3.Connection, batch_id: str) -> bool:
 def is_cancel_requested(conn: sqlite3.Connection, batch_id: str) -> bool:
     row = conn.execute("SELECT cancel_requested FROM batches WHERE id = ?", (batch_id,)).fetchone()
     return bool(row is not None and row["cancel_requested"])
+
+
+# --- recovery ---------------------------------------------------------------------------
+
+_UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
+
+
+def unfinished_batch_ids(conn: sqlite3.Connection) -> list[str]:
+    """Ids of the batches stored ``pending`` or ``running``, oldest first."""
+    rows = conn.execute(
+        "SELECT id FROM batches WHERE status IN (?, ?) ORDER BY created_at, id", _UNFINISHED
+    )
+    return [str(row[0]) for row in rows]
+
+
+def mark_interrupted(conn: sqlite3.Connection, batch_id: str) -> BatchSummary | None:
+    """A batch whose process is gone becomes ``interrupted``; None if it was not unfinished.
+
+    In the same transaction its SUBMITTING executions become UNKNOWN: the process
+    died between writing SUBMITTING and hearing AMC's answer, so whether AMC made
+    the execution is unknown until a resume asks (DESIGN section 3).
+    """
+    now = to_db_time(utc_now())
+    with write_transaction(conn):
+        row = conn.execute("SELECT status FROM batches WHERE id = ?", (batch_id,)).fetchone()
+        if row is None or row["status"] not in _UNFINISHED:
+            return None
+        check_batch_transition(BatchStatus(row["status"]), BatchStatus.INTERRUPTED)
+        conn.execute(
+            "UPDATE executions SET status = ?, updated_at = ? WHERE batch_id = ? AND status = ?",
+            (
+                ExecutionStatus.UNKNOWN.value,
+                now,
+                batch_id,
+                ExecutionStatus.SUBMITTING.value,
+            ),
+        )
+        conn.execute(
+            "UPDATE batches SET status = ? WHERE id = ?",
+            (BatchStatus.INTERRUPTED.value, batch_id),
+        )
+        return get_summary(conn, batch_id)

@@ -189,7 +189,9 @@ class AmcApp(App[int]):
         if self.read_only:
             self.notify("Read-only: batches cannot be launched", severity="error")
             return
-        stored = await self.services.store.create_batch(batch)
+        runner = self.services.runner
+        assert runner is not None
+        stored = await runner.add(batch)
         self.live[stored.id] = LiveBatch(stored, here=True)
         self._start(stored.id)
         await self.open_batch(stored.id)

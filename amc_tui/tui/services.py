@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from amc_tui.domain import Instance, utc_now
 from amc_tui.engine.instances import InstanceCatalog
+from amc_tui.engine.recovery import open_recovered
 from amc_tui.engine.retry import RetryPolicy
 from amc_tui.engine.runner import BatchRunner
 from amc_tui.settings import Settings
@@ -60,7 +61,7 @@ class TuiServices:
         clock: Clock = utc_now,
     ) -> TuiServices:
         """Open the store (and, unless read-only, the AMC client and the runner)."""
-        store = await HistoryStore.open(settings.paths.history_db)
+        store, _ = await open_recovered(settings.paths.history_db, settings.paths.lock_dir)
         client: AmcClient | None = None
         runner: BatchRunner | None = None
         try:
