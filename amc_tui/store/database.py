@@ -137,6 +137,37 @@ def connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
     )
 
 
+_NEEDS_WRITER = frozenset(
+    {
+        getattr(sqlite3, "SQLITE_READONLY_ROLLBACK", 776),  # a hot journal to roll back
+        getattr(sqlite3, "SQLITE_READONLY_RECOVERY", 264),  # a WAL index to rebuild
+        getattr(sqlite3, "SQLITE_READONLY_CANTINIT", 1288),  # no -shm a reader may map
+    }
+)
+
+
+def needs_writer_to_recover(exc: sqlite3.Error) -> bool:
+    """Whether a read-only connection failed only because a crash left work to undo."""
+    return getattr(exc, "sqlite_errorcode", None) in _NEEDS_WRITER
+
+
+def has_journal(path: Path) -> bool:
+    """Whether a non-empty rollback journal lies beside ``path`` (a cut-off write)."""
+    return _nonempty(Path(f"{path}-journal"))
+
+
+def recover_after_crash(path: Path, busy_timeout: float) -> None:
+    """Let SQLite roll back what a dead process left half-written (a read-write open).
+
+    Only the file's own journal is used; nothing of ours is written.
+    """
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    finally:
+        conn.close()
+
+
 class StoreConnection(sqlite3.Connection):
     """The store's connection: it counts the write transactions it committed.
 

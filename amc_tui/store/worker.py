@@ -49,8 +49,11 @@ from amc_tui.store.database import (
     commit,
     connect_read_only,
     connect_read_write,
+    has_journal,
     is_busy,
+    needs_writer_to_recover,
     prepare_location,
+    recover_after_crash,
     translate_error,
 )
 from amc_tui.store.schema import inspect, latest_version, load_migrations, migrate
@@ -84,13 +87,23 @@ def _open_connection(path: Path, busy_timeout: float) -> _Opened:
 
 def _try_open(path: Path, busy_timeout: float) -> StoreConnection:
     prepare_location(path)
+    if has_journal(path):
+        # A rollback journal beside the file: a write was cut off (even the very first
+        # one, which switches the file to WAL).  The header is only worth judging once
+        # SQLite has put the old pages back.
+        recover_after_crash(path, busy_timeout)
     check_header(path)
     migrations = load_migrations()
-    probe = connect_read_only(path, busy_timeout)
     try:
-        inspect(probe, path, latest_version(migrations))
-    finally:
-        probe.close()
+        _inspect(path, busy_timeout, latest_version(migrations))
+    except sqlite3.Error as exc:
+        if not needs_writer_to_recover(exc):
+            raise
+        # A process died in the middle of a write (kill -9, power cut): only a
+        # read-write connection may roll its journal back.  That is SQLite's own
+        # recovery, the same any program opening the file would do; then look again.
+        recover_after_crash(path, busy_timeout)
+        _inspect(path, busy_timeout, latest_version(migrations))
     conn = connect_read_write(path, busy_timeout)
     try:
         migrate(conn, path, migrations)
@@ -98,6 +111,14 @@ def _try_open(path: Path, busy_timeout: float) -> StoreConnection:
         conn.close()
         raise
     return conn
+
+
+def _inspect(path: Path, busy_timeout: float, latest: int) -> None:
+    probe = connect_read_only(path, busy_timeout)
+    try:
+        inspect(probe, path, latest)
+    finally:
+        probe.close()
 
 
 def _close_opened(future: Future[_Opened]) -> None:
