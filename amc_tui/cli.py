@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
         ("--failure-rate", "failure_rate"),
     ):
         simulator.add_argument(flag, dest=dest, type=_rate, default=None, help="0..1")
+    simulator.add_argument(
+        "--knobs",
+        type=Path,
+        metavar="PATH",
+        default=None,
+        help="a TOML file of any simulator knobs (latency_max = 0.2, duration_min = 30, ...); "
+        "the options above win over it",
+    )
     _add_global_options(simulator, in_subcommand=True)
     return parser
 

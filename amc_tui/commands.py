@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from amc_tui import output
 from amc_tui.errors import AmcTuiError, InputError
@@ -120,7 +121,8 @@ def simulator_command(args: argparse.Namespace) -> int:
     from amc_tui.amc.simulator import SimulatorConfig
     from amc_tui.amc.simulator.server import serve
 
-    knobs: dict[str, object] = {"seed": args.seed}
+    knobs: dict[str, object] = read_knobs(args.knobs) if args.knobs is not None else {}
+    knobs["seed"] = args.seed
     for name in (
         "time_scale",
         "throttle_rate",
@@ -136,9 +138,27 @@ def simulator_command(args: argparse.Namespace) -> int:
         config = SimulatorConfig.reliable(**knobs)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise InputError(f"simulator option {first['loc'][0]}: {first['msg']}") from None
+        where = ".".join(str(part) for part in first["loc"]) or "knobs"
+        raise InputError(f"simulator option {where}: {first['msg']}") from None
     paths = resolve_paths(data_dir=args.data_dir)
     ensure_data_dir(paths)
     setup_logging(paths.log_file)
     serve(config, args.host, args.port)
     return 0
+
+
+def read_knobs(path: Path) -> dict[str, object]:
+    """The simulator knobs in the TOML file ``path`` (checked by SimulatorConfig later)."""
+    import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError(f"--knobs {path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"--knobs {path}: is a directory") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"--knobs {path}: not valid TOML ({error})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"--knobs {path}: cannot be read ({error})") from None
