@@ -212,14 +212,15 @@ class Settings:
 
 def ensure_data_dir(paths: Paths) -> Path:
     """Create the data dir (mode 0700, only if missing); a ConfigError names it if that fails."""
+    other = f"choose another with --data-dir or {ENV_DATA_DIR}"
     try:
         paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise ConfigError(
-            f"data dir {paths.data_dir} cannot be created: {exc.strerror or exc}"
+            f"data dir {paths.data_dir} cannot be created: {exc.strerror or exc} ({other})"
         ) from None
     if not os.access(paths.data_dir, os.W_OK | os.X_OK):
-        raise ConfigError(f"data dir {paths.data_dir} is not writable")
+        raise ConfigError(f"data dir {paths.data_dir} is not writable ({other})")
     return paths.data_dir
 
 
