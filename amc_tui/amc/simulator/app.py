@@ -4,7 +4,9 @@ It answers the token endpoint, ``/amc/accounts``, ``/amc/instances``, the
 workflow-execution calls (see :mod:`.executions_api`) and the pre-signed result
 files (see :mod:`.results`).  For every AMC call it checks, in order: credentials
 (401), the account headers (400 / 403), then draws injected faults (429 / 5xx), then
-the instance (404 unknown, 403 another account's).  Anything else is a JSON 404, or
+the instance (404 unknown, 403 another account's).  The per-operation knobs
+(scripts, slow answers, odd bodies, dropped connections; :mod:`.operation_faults`) wrap
+the token call and every call past the header checks.  Anything else is a JSON 404, or
 405 for a known path with the wrong method.  With a state file (see :mod:`.persistence`)
 the executions are shared with other processes and outlive this one.
 """
@@ -16,6 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from amc_tui.amc.simulator import executions_api
 from amc_tui.amc.simulator.asgi import (
@@ -31,8 +34,9 @@ from amc_tui.amc.simulator.asgi import (
     read_request,
     send_response,
 )
-from amc_tui.amc.simulator.config import TOKEN_PATH, SimInstance, SimulatorConfig
+from amc_tui.amc.simulator.config import TOKEN_PATH, OperationKey, SimInstance, SimulatorConfig
 from amc_tui.amc.simulator.faults import draw_fault
+from amc_tui.amc.simulator.operation_faults import answer_with_knobs
 from amc_tui.amc.simulator.persistence import ExecutionFile
 from amc_tui.amc.simulator.records import ExecutionRecord
 from amc_tui.amc.simulator.results import RESULTS_PREFIX, serve_result
@@ -45,11 +49,18 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+RouteKey = OperationKey | Literal["GET result"]
+
+
 class _Route:
     """What a path names: an operation key, its allowed methods, and its path parts."""
 
     def __init__(
-        self, key: str, methods: tuple[str, ...], instance_id: str = "", execution_id: str = ""
+        self,
+        key: RouteKey,
+        methods: tuple[str, ...],
+        instance_id: str = "",
+        execution_id: str = "",
     ) -> None:
         self.key = key
         self.methods = methods
@@ -71,7 +82,7 @@ def _route(method: str, path: str) -> _Route | None:
         return None
     instance_id = parts[2]
     if len(parts) == 4 and instance_id:
-        key = "POST create" if method == "POST" else "GET list"
+        key: OperationKey = "POST create" if method == "POST" else "GET list"
         return _Route(key, ("GET", "POST"), instance_id)
     if len(parts) == 5 and parts[4]:
         key = "PUT cancel" if method == "PUT" else "GET status"
@@ -137,7 +148,8 @@ class AmcSimulator:
             response = error(413, "The request body is too large")
         else:
             response = await self._answer(request)
-        self.stats.responses[response.status] += 1
+        if not response.cut_short:
+            self.stats.responses[response.status] += 1
         await send_response(send, response)
 
     async def _answer(self, request: Request) -> Response:
@@ -159,18 +171,18 @@ class AmcSimulator:
             )
         self.stats.requests[route.key] += 1
         if route.key == "POST token":
-            return token_endpoint(state, request)
+            return await answer_with_knobs(state, route.key, lambda: token_endpoint(state, request))
         if route.key == "GET result":
             return serve_result(state, request)
         refused = check_credentials(state, request)
         if refused is not None:
             return refused
         if route.key == "GET accounts":
-            return self._accounts()
+            return await answer_with_knobs(state, route.key, self._accounts)
         refused = check_account(state, request)
         if refused is not None:
             return refused
-        return self._amc_call(request, route)
+        return await answer_with_knobs(state, route.key, lambda: self._amc_call(request, route))
 
     def _amc_call(self, request: Request, route: _Route) -> Response:
         state = self._state

@@ -25,9 +25,67 @@ SIMULATOR_BASE_URL = "http://amc-simulator"
 TOKEN_PATH = "/auth/o2/token"  # noqa: S105 - a URL path, not a secret
 
 ScriptOutcome = Literal[
-    "ok", "429", "500", "502", "503", "504", "lost", "400", "sql_error", "403", "fail", "cancel"
+    "ok",
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "lost",
+    "400",
+    "sql_error",
+    "403",
+    "fail",
+    "cancel",
+    "reset",
+    "reset_after_create",
 ]
-"""What one scripted create call on an instance does (see ``instance_scripts``)."""
+"""What one scripted create call on an instance does (see ``instance_scripts``).
+
+"reset" drops the connection before the execution is made, "reset_after_create" after
+(see ``OperationOutcome``; both need a real port)."""
+
+OperationKey = Literal[
+    "POST token",
+    "GET accounts",
+    "GET instances",
+    "POST create",
+    "GET status",
+    "GET list",
+    "PUT cancel",
+    "GET downloadUrls",
+]
+"""An operation, named as in ``SimulatorStats.requests``."""
+
+OperationOutcome = Literal[
+    "ok",
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "reset",
+    "reset_after",
+    "slow",
+    "malformed",
+    "incomplete",
+]
+"""What one scripted call of an operation does (see ``operation_scripts``).
+
+- "ok": answered as usual;
+- "429", "5xx": that error, and the call is not carried out;
+- "reset": the connection is dropped before the call is carried out;
+- "reset_after": the call is carried out (a create makes its execution), then the
+  connection is dropped mid-answer.  A drop sends the headers and half the body and
+  stops: under uvicorn the connection is closed, the client sees no whole answer.  In
+  process (``httpx.ASGITransport``) there is no connection: the client gets the cut
+  body as it is;
+- "slow": carried out, then the answer is held ``slow_answer_seconds`` (real);
+- "malformed": carried out, then answered 2xx with a body that is not JSON (and no
+  ``Location`` header);
+- "incomplete": carried out, then answered 2xx with a JSON object that lacks what the
+  operation must return (no ``workflowExecutionId``, no ``access_token``, no lists).
+"""
 
 
 class SimInstance(BaseModel):
@@ -119,6 +177,24 @@ class SimulatorConfig(BaseModel):
     instance_scripts: dict[str, list[ScriptOutcome]] = Field(default_factory=dict)
     """Per instance id, the outcomes of its next create calls, consumed in order."""
 
+    operation_scripts: dict[OperationKey, list[OperationOutcome]] = Field(default_factory=dict)
+    """Per operation (any instance), the outcomes of its next calls, consumed in order.
+
+    Checked after the credentials and account headers (a 401 consumes nothing) and
+    before ``instance_scripts``; a burst is the first K calls failing, then "ok"."""
+    operation_latency: dict[OperationKey, float] = Field(default_factory=dict)
+    """Per operation, real seconds every answer is held after the call was carried out
+    (a slow answer, not a slow effect: a create has made its execution by then)."""
+    slow_answer_seconds: float = Field(default=2.0, ge=0)
+    """Real seconds a "slow" scripted answer is held (see ``operation_scripts``)."""
+    extra_answer_fields: bool = False
+    """Add fields AMC does not document to every JSON answer: at the top level, to each
+    object in a top-level list, and to a nested ``workflowExecution`` (a newer AMC)."""
+    announced_token_ttl: float | None = Field(default=None, ge=0)
+    """Seconds the token endpoint announces in ``expires_in`` (None: ``token_ttl``).
+    More than ``token_ttl`` makes tokens expire before the client expects (AMC answers
+    401 and the client must refresh on it)."""
+
     create_answer_shape: Literal["top", "nested"] = "top"
     """"top": the execution at the top level (200); "nested": under workflowExecution (202)."""
     instances_page_size: int = Field(default=10, ge=1)
@@ -147,6 +223,9 @@ class SimulatorConfig(BaseModel):
             raise ValueError("duration_min must not exceed duration_max")
         if self.latency_min > self.latency_max:
             raise ValueError("latency_min must not exceed latency_max")
+        slow = {key: value for key, value in self.operation_latency.items() if value < 0}
+        if slow:
+            raise ValueError(f"operation_latency must not be negative, got {slow}")
         bad = [s for s in self.server_error_statuses if not 500 <= s <= 599]
         if bad or not self.server_error_statuses:
             raise ValueError(f"server_error_statuses must be 5xx codes, got {bad or 'none'}")

@@ -4,7 +4,8 @@ create (POST), status (GET /{id}), list (GET), cancel (PUT /{id}) and downloadUr
 (GET /{id}/downloadUrls), with AMC's status codes.  The caller has already checked the
 credentials and headers and resolved the instance (404 unknown, 403 foreign).  A create
 consumes the instance's next scripted outcome if it has one; otherwise it draws its
-faults from the seeded RNG of "the n-th create on this instance".
+faults from the seeded RNG of "the n-th create on this instance".  A scripted "reset"
+drops the connection before the execution is made, "reset_after_create" after.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from amc_tui.amc.simulator.asgi import Request, Response, error, json_response
 from amc_tui.amc.simulator.config import SimInstance
 from amc_tui.amc.simulator.faults import (
     draw_fault,
+    dropped,
     random_sql_error,
     server_error_response,
     sql_compile_error,
@@ -71,6 +73,8 @@ def create(state: SimulatorState, request: Request, instance: SimInstance) -> Re
         return error(403, f"Not authorized to run workflows on instance {instance.instance_id}")
     elif script in ("400", "sql_error"):
         return sql_error_response(sql_error_text)
+    elif script == "reset":
+        return dropped(state, error(503, "The connection was dropped"))
 
     try:
         body = parse_create_body(request.body)
@@ -101,8 +105,10 @@ def create(state: SimulatorState, request: Request, instance: SimInstance) -> Re
     location = [("Location", f"{base_path(instance.instance_id)}/{execution_id}")]
     execution = record.api_json(state.clock())
     if config.create_answer_shape == "nested":
-        return json_response(202, {"workflowExecution": execution}, location)
-    return json_response(200, execution, location)
+        answer = json_response(202, {"workflowExecution": execution}, location)
+    else:
+        answer = json_response(200, execution, location)
+    return dropped(state, answer) if script == "reset_after_create" else answer
 
 
 def _new_id(rng: random.Random) -> str:

@@ -1,4 +1,5 @@
-"""Injected failures: throttling (429 with Retry-After), server errors and SQL errors.
+"""Injected failures: throttling (429 with Retry-After), server errors, SQL errors and
+dropped connections.
 
 The random ones are drawn from an RNG the caller got from
 :meth:`~amc_tui.amc.simulator.state.SimulatorState.rng`; every helper draws the same
@@ -48,6 +49,20 @@ def throttle_response(state: SimulatorState) -> Response:
 
 def server_error_response(status: int) -> Response:
     return error(status, SERVER_ERROR_DETAILS.get(status, "Server error"))
+
+
+def dropped(state: SimulatorState, response: Response) -> Response:
+    """``response`` marked to be cut off half-way (a dropped connection), counted.
+
+    Its ``Location`` header goes (a dropped answer tells nothing); an empty body is
+    replaced by an error body, since only a body can be cut short.
+    """
+    state.stats.dropped_connections += 1
+    if not isinstance(response.body, bytes) or not response.body:
+        response = error(502, "The connection was dropped")
+    response.cut_short = True
+    response.headers = [(k, v) for k, v in response.headers if k.lower() != "location"]
+    return response
 
 
 def draw_fault(state: SimulatorState, rng: random.Random) -> Response | None:

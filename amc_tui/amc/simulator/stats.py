@@ -37,6 +37,9 @@ class SimulatorStats:
     zone_suffixed_windows: int = 0
     """Creates whose timeWindowStart/End carried a zone suffix (accepted; empty result)."""
     token_requests: int = 0
+    """Token requests the endpoint answered itself (scripted faults not counted)."""
+    dropped_connections: int = 0
+    """Answers cut off half-way on purpose ("reset" scripts)."""
     unauthorized: int = 0
     """AMC calls answered 401 (missing, unknown or expired token; wrong client id)."""
     count_in_flight: Callable[[], int] = field(default=_nothing_in_flight, repr=False)

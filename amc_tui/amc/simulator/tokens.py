@@ -2,7 +2,8 @@
 
 ``POST /auth/o2/token`` answers like LWA (``{"error", "error_description"}`` on
 refusal).  Every AMC call then needs ``Authorization: Bearer <token>`` for a token
-that has not expired by the monotonic clock, and the ``Amazon-Advertising-API-ClientId``
+that has not expired by the monotonic clock (``token_ttl``, whatever ``expires_in``
+announced), and the ``Amazon-Advertising-API-ClientId``
 of the client the token was issued to.  A missing or wrong client id answers 401, not
 403: the caller has not proven who it is (the token belongs to another application),
 which is a credentials problem, not a permission on an instance.
@@ -66,7 +67,11 @@ def token_endpoint(state: SimulatorState, request: Request) -> Response:
             "access_token": access_token,
             "refresh_token": config.refresh_token,
             "token_type": "bearer",
-            "expires_in": round(config.token_ttl),
+            "expires_in": round(
+                config.token_ttl
+                if config.announced_token_ttl is None
+                else config.announced_token_ttl
+            ),
         },
     )
 
