@@ -95,6 +95,7 @@ class BatchRunner:
         self._runs: dict[str, BatchRun] = {}
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._claimed: dict[str, BatchLock] = {}
+        self._settling: set[asyncio.Future[Batch]] = set()
 
     @property
     def running(self) -> list[str]:
@@ -172,7 +173,10 @@ class BatchRunner:
             failure = await self._drive_all(run)
         except asyncio.CancelledError:
             run.interrupted = True
-            await asyncio.shield(self._settle(run))
+            settling = asyncio.ensure_future(self._settle(run))
+            self._settling.add(settling)
+            settling.add_done_callback(self._settling.discard)
+            await asyncio.shield(settling)
             raise
         finally:
             del self._runs[batch_id]
@@ -275,6 +279,19 @@ class BatchRunner:
             if batch_id is None or run.id == batch_id:
                 run.interrupted = True
                 self._stop_tasks(run)
+
+    async def stopped(self) -> None:
+        """Wait until no batch runs here and every last write of a run cut short is done.
+
+        A run whose task was cancelled (an app shutting down cancels its workers)
+        writes its final status in a shielded task; closing the store before that
+        ends would lose it, so whoever closes the store waits here first.
+        """
+        while self._runs or self._settling:
+            if self._settling:
+                await asyncio.gather(*self._settling, return_exceptions=True)
+            else:
+                await asyncio.sleep(0.01)
 
     def _stop_tasks(self, run: BatchRun, keep: asyncio.Task[object] | None = None) -> None:
         run.interrupted = True

@@ -30,6 +30,7 @@ from amc_tui.settings import Settings
 from amc_tui.tui.live import LiveBatch
 from amc_tui.tui.messages import BatchUpdated, EngineUpdate
 from amc_tui.tui.services import Clock, TuiServices
+from amc_tui.tui.stop_signals import StopSignals
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ class AmcApp(App[int]):
         simulator: object | None = None,
         clock: Clock = utc_now,
         offer_resume: bool = True,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
+        self._stop_signals = StopSignals(self._stop_on_signal) if handle_signals else None
         self.settings = settings
         self.read_only = read_only
         self._simulator = simulator
@@ -92,6 +95,9 @@ class AmcApp(App[int]):
     async def on_mount(self) -> None:
         from amc_tui.amc.simulator import AmcSimulator
 
+        if self._stop_signals is not None:
+            self._stop_signals.install()
+
         simulator = self._simulator if isinstance(self._simulator, AmcSimulator) else None
         try:
             self._services = await TuiServices.open(
@@ -114,13 +120,19 @@ class AmcApp(App[int]):
             if self._offer_resume:
                 await self.offer_resume()
 
+    def _stop_on_signal(self, code: int) -> None:
+        self.exit(return_code=code)
+
     async def on_unmount(self) -> None:
+        if self._stop_signals is not None:
+            self._stop_signals.remove()
         if self._services is None:
             return
         runner = self._services.runner
-        if runner is not None and runner.running:
+        if runner is not None:
+            # Textual has cancelled the workers by now: each run still writes its end.
             runner.interrupt(None)
-            await self.workers.wait_for_complete()
+            await runner.stopped()
         await self._services.close()
 
     # --- engine events ----------------------------------------------------------------
@@ -360,11 +372,11 @@ class AmcApp(App[int]):
                 for live in self.running_here():
                     await runner.cancel(live.id)
                 self.notify("Cancelling on AMC before leaving…")
-                await self.workers.wait_for_complete()
+                await runner.stopped()
                 self.exit(0)
             elif choice == "leave":
                 runner.interrupt(None)
-                await self.workers.wait_for_complete()
+                await runner.stopped()
                 self.exit(0)
 
         await self.push_screen(QuitScreen(running), chosen)
@@ -423,7 +435,7 @@ def _subtitle(settings: Settings, read_only: bool) -> str:
 
 def run_app(settings: Settings, *, read_only: bool = False) -> int:
     """Run the TUI until it exits; its exit code (3 if it could not start)."""
-    app = AmcApp(settings, read_only=read_only)
+    app = AmcApp(settings, read_only=read_only, handle_signals=True)
     code = app.run()
     if app.startup_error is not None:
         raise app.startup_error
