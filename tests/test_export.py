@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from contract import BATCH_KEYS, EXECUTION_KEYS
+from fs_support import unwritable
 from store_support import make_batch
 
 from amc_tui.domain import Attempt, Batch, BatchStatus, ExecutionStatus
@@ -202,15 +203,11 @@ def test_tilde_is_the_home_folder(tmp_path: Path) -> None:
     assert check_export_path("~/other.json") == tmp_path / "home" / "other.json"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 def test_a_folder_without_write_permission_is_refused(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    try:
-        with pytest.raises(InputError, match="cannot be written in"):
-            export_batch(make_batch(["a"]), locked / "out.csv")
-    finally:
-        locked.chmod(0o700)
+    locked.mkdir(mode=0o700)
+    with unwritable(locked), pytest.raises(InputError, match="cannot be written in"):
+        export_batch(make_batch(["a"]), locked / "out.csv")
 
 
 def test_the_prompt_check_allows_an_existing_file(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import sqlite3
 import stat
@@ -10,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from fs_support import unwritable
 from store_support import (
     TABLES,
     digest,
@@ -229,13 +229,9 @@ async def test_directory_in_place_of_the_file_is_refused(tmp_path: Path) -> None
     assert str(path) in str(caught.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 async def test_read_only_data_dir_is_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "ro"
-    data_dir.mkdir(mode=0o500)
-    try:
-        with pytest.raises(StoreError) as caught:
-            await HistoryStore.open(data_dir / "history.db")
-        assert str(data_dir / "history.db") in str(caught.value)
-    finally:
-        data_dir.chmod(0o700)
+    data_dir.mkdir(mode=0o700)
+    with unwritable(data_dir), pytest.raises(StoreError) as caught:
+        await HistoryStore.open(data_dir / "history.db")
+    assert str(data_dir / "history.db") in str(caught.value)
