@@ -9,7 +9,12 @@ once (unless another request already did) and sends the request again.  A second
 401 is returned to the caller, which maps it to a credentials error.
 
 Token endpoint outcomes: 400/401 are a credentials problem (permanent); 429 and
-5xx are transient.  No token or secret ever enters a log line or an exception.
+5xx are transient.  A failed token call means the AMC call it was for never went
+out, so its errors say so (``may_have_taken_effect`` is False: a create needs no
+look-up before it is tried again).  A refusal is remembered: credentials do not
+improve by asking again, so later callers get the same error without a request (no
+storm of token calls from a batch's concurrent executions).  No token or secret ever
+enters a log line or an exception.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import httpx
 from pydantic import SecretStr
 
 from amc_tui.amc.http_errors import error_from_response, error_from_transport, response_detail
-from amc_tui.errors import CredentialsError, ProtocolError
+from amc_tui.errors import AmcTuiError, CredentialsError, ProtocolError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,7 @@ class TokenManager:
         self._refresh_token = refresh_token
         self._clock = clock
         self._token: AccessToken | None = None
+        self._refused: CredentialsError | None = None
         self._lock = asyncio.Lock()
         self.refresh_count = 0
 
@@ -85,7 +91,19 @@ class TokenManager:
             if self._usable(token, stale):
                 assert token is not None
                 return token.value.get_secret_value()
-            self._token = await self._fetch()
+            if self._refused is not None:
+                raise CredentialsError(
+                    self._refused.user_message, detail="refused before; not asked again"
+                )
+            try:
+                self._token = await self._fetch()
+            except CredentialsError as refused:
+                self._refused = refused
+                raise
+            except AmcTuiError as error:
+                if isinstance(error, TransientError):
+                    error.may_have_taken_effect = False  # the AMC call was never sent
+                raise
             return self._token.value.get_secret_value()
 
     def _usable(self, token: AccessToken | None, stale: str | None) -> bool:
