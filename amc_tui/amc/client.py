@@ -5,6 +5,10 @@ It sends the four AMC headers on every call, authenticates through
 taxonomy (see :mod:`amc_tui.amc.http_errors`).  It does not retry: retry policy
 belongs to the engine, which knows what is safe to repeat.
 
+A create that AMC accepted (2xx) but whose answer names no execution raises
+:class:`~amc_tui.errors.LostAnswerError`: the execution exists and must be looked up,
+not created again.
+
 It does not know whether it talks to AMC or to the embedded simulator; the
 transport is chosen by :mod:`amc_tui.amc.connection`.
 """
@@ -25,12 +29,14 @@ from amc_tui.amc.auth import LwaAuth, TokenManager
 from amc_tui.amc.http_errors import error_from_response, error_from_transport
 from amc_tui.amc.models import AmcExecution, AmcInstance, DownloadUrls
 from amc_tui.domain import AMC_TIME_FORMAT, QuerySpec
-from amc_tui.errors import ProtocolError, redact
+from amc_tui.errors import LostAnswerError, ProtocolError, redact
 
 log = logging.getLogger(__name__)
 
 MAX_PAGES = 1000
 """A guard against a server that keeps handing out next tokens."""
+
+CREATE_ANSWER_UNREADABLE = "AMC accepted the create but its answer could not be read"
 
 
 def create_body(query: QuerySpec, instance_id: str) -> dict[str, Any]:
@@ -200,9 +206,16 @@ class AmcClient:
             payload: object = response.json()
         except ValueError:
             payload = None
-        data = _execution_id_from_create(payload, response.headers.get("Location"))
-        data.setdefault("status", "PENDING")
-        return self._parse_execution(data, what)
+        try:
+            data = _execution_id_from_create(payload, response.headers.get("Location"))
+            data.setdefault("status", "PENDING")
+            return self._parse_execution(data, what)
+        except ProtocolError as unreadable:
+            # AMC said yes (2xx): the execution exists, only the answer naming it is
+            # unusable.  The caller must find it with the list call, not create again.
+            raise LostAnswerError(
+                CREATE_ANSWER_UNREADABLE, detail=f"{what}: {unreadable.detail}"
+            ) from None
 
     async def get_execution(self, instance_id: str, execution_id: str) -> AmcExecution:
         what = f"status of {execution_id} on {instance_id}"
@@ -235,9 +248,11 @@ class AmcClient:
             params["workflowId"] = workflow_id
         found: list[AmcExecution] = []
         async for payload in self._pages(self._base(instance_id), what, params):
-            items = payload.get("executions", [])
+            # Strict on purpose: this answer decides whether a lost create made an
+            # execution, and reading a garbled page as "none" would make a duplicate.
+            items = payload.get("executions")
             if not isinstance(items, list):
-                raise ProtocolError(detail=f"{what}: 'executions' is not a list")
+                raise ProtocolError(detail=f"{what}: 'executions' is missing or not a list")
             found.extend(self._parse_execution(item, what) for item in items)
         return found
 

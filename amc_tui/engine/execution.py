@@ -6,7 +6,8 @@ final state: settling it if it was left SUBMITTING or UNKNOWN, submitting it
 to the store first and emitted after the write returned (:class:`Recorder`).
 
 - **Follow**: polls with the waits of :mod:`amc_tui.engine.polling`; transient errors
-  while polling are reported and polling goes on.
+  while polling are reported and polling goes on.  Refused credentials stop the batch
+  (the execution keeps running on AMC; a resume follows it again).
 - **Cancel**: ``PUT {"status": "CANCELLED"}``, then polling until AMC confirms; an
   execution that finished meanwhile keeps its real final state.
 """
@@ -25,6 +26,7 @@ from amc_tui.engine.run_state import BatchRun, Recorder, failure_message
 from amc_tui.engine.submission import Submitter
 from amc_tui.errors import (
     AmcTuiError,
+    CredentialsError,
     ErrorCategory,
     InvalidRequestError,
     ProtocolError,
@@ -105,6 +107,8 @@ class ExecutionDriver:
                     PollFailed(run.id, ex.id, ex.instance_id, error.category, error.user_message)
                 )
                 continue
+            except CredentialsError:
+                raise  # the batch stops; the execution runs on, for a resume to follow
             except AmcTuiError as error:
                 log.error(
                     "%s: polling %s: %s", ex.instance_id, ex.amc_execution_id, error.log_text()

@@ -4,8 +4,13 @@
   jitter, at least ``Retry-After``; ``CancelledError`` never retried).  Each try is an
   attempt in the store, begun (with SUBMITTING, write-ahead) before the create call and
   ended with its error category and the wait chosen; the AMC id is written with the
-  answer.  A try whose answer may have been lost after AMC acted on it is looked up
-  with the list call before anything else, so a retry never makes a second execution.
+  answer.  A try whose answer may have been lost after AMC acted on it (no answer, or
+  an accepted create whose answer cannot be read) is looked up with the list call
+  before anything else (an unreadable list answer is asked for again, like a transient
+  error), so a retry never makes a second execution; an accepted create that cannot
+  be found is left UNKNOWN for a resume to settle.  Refused credentials
+  stop the whole batch (:class:`~amc_tui.errors.CredentialsError` is raised): no other
+  execution could be created either, and asking again would only repeat the refusal.
 - **Reconcile** (resume): an execution left SUBMITTING or UNKNOWN is looked up with
   the list call; the execution AMC made for it is adopted, otherwise it is submitted.
 """
@@ -26,10 +31,12 @@ from amc_tui.engine.retry import RetryPolicy, call_with_retries, is_retryable
 from amc_tui.engine.run_state import BatchRun, Recorder, Stopped, failure_message
 from amc_tui.errors import (
     AmcTuiError,
+    CredentialsError,
     ErrorCategory,
     IllegalTransitionError,
     LostAnswerError,
     NotFoundError,
+    ProtocolError,
     TransientError,
     gave_up_message,
 )
@@ -45,6 +52,20 @@ class _Try:
     number: int = 0
     started_at: datetime | None = None
     error: AmcTuiError | None = None
+
+
+def _may_have_made_it(error: AmcTuiError) -> bool:
+    """Whether AMC may have made the execution although the create call failed."""
+    if isinstance(error, TransientError):
+        return error.may_have_taken_effect
+    return isinstance(error, LostAnswerError)
+
+
+class _UnreadableList(TransientError):
+    """A list answer that could not be read, during a look-up: it is asked for again
+    (a garbled page must not be taken for "nothing made", nor end the look-up)."""
+
+    category = ErrorCategory.PROTOCOL
 
 
 class _LookupFailed(Exception):
@@ -85,7 +106,7 @@ class Submitter:
                 return await self.client.create_execution(ex.instance_id, run.batch.query)
             except AmcTuiError as error:
                 current.error = error
-                if isinstance(error, TransientError) and error.may_have_taken_effect:
+                if _may_have_made_it(error):
                     made = await self.find_made(run, ex, body, since=attempt.started_at)
                     if made is not None:
                         log.info(
@@ -128,6 +149,13 @@ class Submitter:
         except AmcTuiError as error:
             if error is not current.error:
                 raise  # not from AMC (the store, say): the batch stops
+            if isinstance(error, CredentialsError):
+                await self._end_try(run, ex, current, error, retry_in=None)
+                raise  # left SUBMITTING: the runner makes it UNKNOWN, a resume settles it
+            if isinstance(error, LostAnswerError):  # made on AMC, but not found yet
+                return await self._finish_try(
+                    run, ex, current, ExecutionStatus.UNKNOWN, error=error
+                )
             workflow_id = run.batch.query.workflow_id
             if isinstance(error, NotFoundError) and workflow_id is not None:
                 # The instance is known (it is in the profile): the workflow is not.
@@ -234,16 +262,23 @@ class Submitter:
         not already belong to another execution in the store.  Raises
         :class:`_LookupFailed` when AMC cannot be asked.
         """
-        try:
-            listed = await call_with_retries(
-                lambda: self.client.list_executions(
+
+        async def list_once() -> list[AmcExecution]:
+            try:
+                return await self.client.list_executions(
                     ex.instance_id,
                     min_creation_time=since - LOOKUP_MARGIN,
                     workflow_id=run.batch.query.workflow_id,
-                ),
-                self.retry,
-                what=f"look up executions on {ex.instance_id}",
+                )
+            except ProtocolError as garbled:
+                raise _UnreadableList(detail=garbled.detail) from None
+
+        try:
+            listed = await call_with_retries(
+                list_once, self.retry, what=f"look up executions on {ex.instance_id}"
             )
+        except CredentialsError:
+            raise  # not a failed look-up: the batch stops
         except AmcTuiError as error:
             raise _LookupFailed(error) from error
         floor = since - LOOKUP_MARGIN
