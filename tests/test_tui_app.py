@@ -103,6 +103,49 @@ async def test_interrupted_batches_are_offered_for_resume_at_start(tmp_path: Pat
         assert len({ex.amc_execution_id for ex in stored.executions}) == 4
 
 
+async def test_a_batch_left_running_by_a_killed_process_is_offered_at_start(
+    tmp_path: Path,
+) -> None:
+    settings = tui_settings(tmp_path)
+    first = make_app(tmp_path, settings=settings, offer_resume=False)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: first.ready)
+        batch = await new_batch(first, 2)
+        # As `kill -9` leaves it: stored running, nobody holding its lock.
+        stored = await first.services.store.create_batch(batch)
+        await first.services.store.transition_batch(stored.id, BatchStatus.RUNNING)
+
+    second = make_app(tmp_path, settings=settings)
+    async with second.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(second.screen, ResumeOfferScreen))
+        offer = second.screen
+        assert isinstance(offer, ResumeOfferScreen)
+        assert [b.id for b in offer.batches] == [stored.id]
+        summary = await second.services.store.get_batch_summary(stored.id)
+        assert summary is not None and summary.status is BatchStatus.INTERRUPTED
+
+
+async def test_an_exit_mid_batch_writes_it_interrupted_before_the_store_closes(
+    tmp_path: Path,
+) -> None:
+    settings = tui_settings(tmp_path)
+    amc = AmcSimulator(fast_simulator(time_scale=100.0, duration_min=300, duration_max=300))
+    app = make_app(tmp_path, settings=settings, sim=amc)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        batch = await new_batch(app, 3)
+        await app.launch(batch)
+        on_amc = {ExecutionStatus.PENDING, ExecutionStatus.RUNNING}
+        rows = lambda: app.live[batch.id].rows.values()  # noqa: E731
+        await wait_for(pilot, lambda: all(row.status in on_amc for row in rows()))
+        app.exit(143)  # what the SIGTERM handler does: Textual then cancels the workers
+    async with await HistoryStore.open(settings.paths.history_db) as store:
+        stored = await store.get_batch(batch.id)
+    assert stored is not None and stored.status is BatchStatus.INTERRUPTED
+    assert {ex.status for ex in stored.executions} <= on_amc
+    assert amc.stats.cancels == 0
+
+
 async def test_escape_on_the_resume_offer_resumes_nothing(tmp_path: Path) -> None:
     settings = tui_settings(tmp_path)
     app = make_app(tmp_path, settings=settings)
