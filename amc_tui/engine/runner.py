@@ -6,13 +6,16 @@ the moment it becomes SUBMITTING until it is final, so AMC never has more than N
 this process's executions PENDING or RUNNING, and a freed slot is taken at once by the
 next QUEUED execution.  A batch's own ``max_concurrency`` limits it further.
 
-:meth:`BatchRunner.run` takes a stored batch (new, or ``interrupted`` for a resume),
-holds its lock (:mod:`amc_tui.engine.locks`) while it runs, drives every unfinished
+:meth:`BatchRunner.add` stores a new batch with its lock already taken (so no other
+process, starting up, takes it for an orphan).  :meth:`BatchRunner.run` takes a stored
+batch (new, or ``interrupted`` for a resume), holds its lock (:mod:`amc_tui.engine.locks`)
+while it runs, drives every unfinished
 execution with :class:`~amc_tui.engine.execution.ExecutionDriver`, and ends the batch
 in the status DESIGN section 3 derives.  :meth:`cancel` cancels it (queued executions
 without a call, in-flight ones on AMC); a cancel asked by another process through the
 store is noticed within ``cancel_watch_interval`` seconds.  :meth:`interrupt` stops
-it without cancelling anything on AMC and leaves it ``interrupted``, to be resumed.
+it without cancelling anything on AMC and leaves it ``interrupted``, to be resumed;
+:meth:`stopped` waits for the last writes before the store may close.
 
 Events (:mod:`amc_tui.engine.events`) follow every committed change.  Nothing here
 imports Textual.
