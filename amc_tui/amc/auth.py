@@ -8,13 +8,13 @@ refresh runs at a time: concurrent callers wait for it and share its result.
 once (unless another request already did) and sends the request again.  A second
 401 is returned to the caller, which maps it to a credentials error.
 
-Token endpoint outcomes: 400/401 are a credentials problem (permanent); 429 and
-5xx are transient.  A failed token call means the AMC call it was for never went
-out, so its errors say so (``may_have_taken_effect`` is False: a create needs no
-look-up before it is tried again).  A refusal is remembered: credentials do not
-improve by asking again, so later callers get the same error without a request (no
-storm of token calls from a batch's concurrent executions).  No token or secret ever
-enters a log line or an exception.
+Token endpoint outcomes: 400/401 are a credentials problem (permanent); 429, 5xx
+and a 2xx answer that cannot be read are transient.  A failed token call means the
+AMC call it was for never went out, so its errors say so (``may_have_taken_effect``
+is False: a create needs no look-up before it is tried again).  A refusal is
+remembered: credentials do not improve by asking again, so later callers get the
+same error without a request (no storm of token calls from a batch's concurrent
+executions).  No token or secret ever enters a log line or an exception.
 """
 
 from __future__ import annotations
@@ -29,13 +29,30 @@ import httpx
 from pydantic import SecretStr
 
 from amc_tui.amc.http_errors import error_from_response, error_from_transport, response_detail
-from amc_tui.errors import AmcTuiError, CredentialsError, ProtocolError, TransientError
+from amc_tui.errors import AmcTuiError, CredentialsError, ErrorCategory, TransientError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_EXPIRES_IN = 3600.0
 MAX_REFRESH_MARGIN = 60.0
 """Refresh this many seconds before expiry (or a tenth of the lifetime, if shorter)."""
+
+LWA_ANSWER_UNREADABLE = "Login with Amazon sent an answer amc-tui does not understand"
+
+
+class UnreadableTokenAnswerError(TransientError):
+    """The token endpoint said yes (2xx) in a way that cannot be read.
+
+    Transient: nothing about the credentials is known to be wrong, and the next token
+    call is likely to be read (a proxy garbling one answer); the AMC call it was for
+    never went out.
+    """
+
+    category = ErrorCategory.PROTOCOL
+    may_have_taken_effect = False
+
+    def __init__(self, *, detail: str = "") -> None:
+        super().__init__(LWA_ANSWER_UNREADABLE, detail=detail)
 
 
 @dataclass(frozen=True)
@@ -137,9 +154,8 @@ class TokenManager:
                 raise TypeError("access_token is not a string")
             expires_in = float(payload.get("expires_in") or DEFAULT_EXPIRES_IN)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProtocolError(
-                "Login with Amazon sent an answer amc-tui does not understand",
-                detail=f"token answer unusable: {type(exc).__name__}",
+            raise UnreadableTokenAnswerError(
+                detail=f"token answer unusable: {type(exc).__name__}"
             ) from None
         rotated = payload.get("refresh_token")
         if isinstance(rotated, str) and rotated:
