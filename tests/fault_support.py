@@ -183,20 +183,28 @@ async def served_env(
     *,
     timeout: float = 5.0,
     knobs: Mapping[str, Any] | None = None,
+    logged_in: bool = True,
 ) -> AsyncIterator[EngineEnv]:
     """An engine environment whose simulator is served by uvicorn on a free port.
 
     The instances are loaded first; ``knobs`` are then set on the running simulator,
-    so the faults hit the batch, not the setup.
+    so the faults hit the batch, not the setup.  With ``logged_in=False`` the batch
+    gets a client that holds no token yet.
     """
     sim = AmcSimulator(config)
+    http = HttpSettings(timeout=timeout, connect_timeout=5.0)
     with ThreadedServer(sim) as server:
-        client = socket_client(server.base_url, HttpSettings(timeout=timeout, connect_timeout=5.0))
+        client = socket_client(server.base_url, http)
+        env: EngineEnv | None = None
         try:
             catalog = InstanceCatalog(store, profile="demo", advertiser_id="", api_url="")
             instances = await catalog.load(client)
+            if not logged_in:
+                await client.aclose()
+                client = socket_client(server.base_url, http)
             for name, value in (knobs or {}).items():
                 setattr(sim.config, name, value)
-            yield EngineEnv(store, sim, client, instances, tmp_path / "locks")
+            env = EngineEnv(store, sim, client, instances, tmp_path / "locks")
+            yield env
         finally:
-            await client.aclose()
+            await (env.client if env is not None else client).aclose()
