@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -113,6 +115,43 @@ def profile_config(path: Path, base_url: str, **engine: Any) -> Path:
     return path
 
 
+def simulated_instances(instance_ids: list[str], label: str) -> list[dict[str, str]]:
+    """The ``instances`` knob: one simulated instance per id, named ``label N``."""
+    return [
+        {"instance_id": instance, "instance_name": f"{label} {n:02d}"}
+        for n, instance in enumerate(instance_ids)
+    ]
+
+
+@dataclass
+class Home:
+    """A config whose profile is the simulator, a data dir, and the env that uses them."""
+
+    env: dict[str, str]
+    data_dir: Path
+
+    @property
+    def db(self) -> Path:
+        return self.data_dir / "history.db"
+
+
+def home_on(workdir: Path, base_url: str, **engine: Any) -> Home:
+    """A fresh config (``[engine]`` from ``engine``) and data dir under ``workdir``."""
+    config = profile_config(workdir / "config.toml", base_url, **engine)
+    return Home(cli_env(config, workdir / "data"), workdir / "data")
+
+
+def read_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the history file, read as another process would (or [])."""
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return list(conn.execute(sql))
+    except sqlite3.Error:
+        return []
+
+
 def cli_env(config: Path, data_dir: Path) -> dict[str, str]:
     """The environment of an amc-tui process using ``config`` and ``data_dir``."""
     return {
@@ -133,9 +172,9 @@ def amc_cli(
 
 
 async def executions_on_amc(
-    base_url: str, instance_ids: list[str], *, since: datetime
+    base_url: str, instance_ids: list[str], *, since: datetime, sql: str | None = None
 ) -> dict[str, list[AmcExecution]]:
-    """Per instance, every execution the simulator holds created at or after ``since``."""
+    """Per instance, the executions the simulator holds made since ``since`` (of ``sql``)."""
     client = open_client(
         api_url=base_url,
         token_url=base_url + TOKEN_PATH,
@@ -146,7 +185,10 @@ async def executions_on_amc(
         refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
     )
     async with client:
-        return {
+        found = {
             instance: await client.list_executions(instance, min_creation_time=since)
             for instance in instance_ids
         }
+    if sql is None:
+        return found
+    return {i: [e for e in items if e.sql_query == sql] for i, items in found.items()}

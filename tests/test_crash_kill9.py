@@ -39,9 +39,10 @@ from process_support import (
     AMC_TUI,
     SimulatorProcess,
     amc_cli,
-    cli_env,
     executions_on_amc,
-    profile_config,
+    home_on,
+    read_rows,
+    simulated_instances,
 )
 from reliability import record
 
@@ -76,10 +77,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorPro
         "latency_max": 0.05,
         "lost_answer_rate": 0.05,  # some creates are made but answered 504
         "failure_rate": 0.0,
-        "instances": [
-            {"instance_id": instance, "instance_name": f"Kill test {n:02d}"}
-            for n, instance in enumerate(INSTANCES)
-        ],
+        "instances": simulated_instances(INSTANCES, "Kill test"),
     }
     with SimulatorProcess(tmp_path_factory.mktemp("simulator"), **knobs) as served:
         yield served
@@ -90,13 +88,7 @@ def sql_for(trial: Trial) -> str:
 
 
 def _store_status_counts(db: Path) -> Counter[str]:
-    if not db.exists():
-        return Counter()
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05) as conn:
-            return Counter(row[0] for row in conn.execute("SELECT status FROM executions"))
-    except sqlite3.Error:
-        return Counter()
+    return Counter(row[0] for row in read_rows(db, "SELECT status FROM executions"))
 
 
 def _threads_in_sync(pid: int) -> bool:
@@ -148,17 +140,15 @@ def _kill_when(trial: Trial, proc: subprocess.Popen[str], db: Path) -> None:
 
 
 def run_trial(trial: Trial, simulator: SimulatorProcess, workdir: Path) -> None:
-    config = profile_config(
-        workdir / "config.toml",
+    home = home_on(
+        workdir,
         simulator.base_url,
         max_concurrent_executions=8,
         retry_delay_base=0.05,
         poll_interval_min=0.02,
         poll_interval_max=0.2,
     )
-    data_dir = workdir / "data"
-    db = data_dir / "history.db"
-    env = cli_env(config, data_dir)
+    db, env = home.db, home.env
     sql_file = workdir / "query.sql"
     sql_file.write_text(sql_for(trial))
     began = datetime.now(UTC) - timedelta(seconds=5)
@@ -183,9 +173,10 @@ def run_trial(trial: Trial, simulator: SimulatorProcess, workdir: Path) -> None:
     if not batches:
         # Killed before the batch was stored: then nothing may have reached AMC.
         trial.stored = False
-        on_amc = asyncio.run(executions_on_amc(simulator.base_url, INSTANCES, since=began))
-        mine = [e for items in on_amc.values() for e in items if e.sql_query == sql_for(trial)]
-        assert mine == [], f"{context}: executions on AMC for a batch never stored"
+        on_amc = asyncio.run(
+            executions_on_amc(simulator.base_url, INSTANCES, since=began, sql=sql_for(trial))
+        )
+        assert not any(on_amc.values()), f"{context}: executions on AMC for a batch never stored"
         return
     (batch,) = batches
     # The start-up of `history` found the owner gone; a kill after the batch's last
@@ -201,11 +192,9 @@ def run_trial(trial: Trial, simulator: SimulatorProcess, workdir: Path) -> None:
             break
     assert final is not None and final["status"] == "completed", f"{context}: {final}"
 
-    on_amc = asyncio.run(executions_on_amc(simulator.base_url, INSTANCES, since=began))
-    made = {
-        instance: [e for e in items if e.sql_query == sql_for(trial)]
-        for instance, items in on_amc.items()
-    }
+    made = asyncio.run(
+        executions_on_amc(simulator.base_url, INSTANCES, since=began, sql=sql_for(trial))
+    )
     counts = {instance: len(items) for instance, items in made.items()}
     assert counts == dict.fromkeys(INSTANCES, 1), f"{context}: executions per instance {counts}"
     assert all(items[0].raw_status == "SUCCEEDED" for items in made.values()), context

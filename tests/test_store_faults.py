@@ -29,7 +29,8 @@ from process_support import (
     amc_cli,
     cli_env,
     executions_on_amc,
-    profile_config,
+    home_on,
+    simulated_instances,
 )
 from pty_support import PtySession
 from reliability import record
@@ -133,10 +134,7 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorPro
         "duration_min": 30.0,
         "duration_max": 90.0,
         "failure_rate": 0.0,
-        "instances": [
-            {"instance_id": instance, "instance_name": f"Disk test {n}"}
-            for n, instance in enumerate(INSTANCES)
-        ],
+        "instances": simulated_instances(INSTANCES, "Disk test"),
     }
     with SimulatorProcess(tmp_path_factory.mktemp("simulator"), **knobs) as served:
         yield served
@@ -146,16 +144,14 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorPro
 def test_a_disk_error_while_committing_stops_the_run_safely(
     simulator: SimulatorProcess, tmp_path: Path
 ) -> None:
-    config = profile_config(
-        tmp_path / "config.toml",
+    home = home_on(
+        tmp_path,
         simulator.base_url,
         poll_interval_min=0.02,
         poll_interval_max=0.2,
         max_concurrent_executions=4,
     )
-    data_dir = tmp_path / "data"
-    db = data_dir / "history.db"
-    env = cli_env(config, data_dir)
+    db, env = home.db, home.env
     assert amc_cli("instances", "--refresh", env=env).returncode == 0
     limit = db.stat().st_size + 48 * 1024  # room for the batch, not for the whole run
 
@@ -189,8 +185,10 @@ def test_a_disk_error_while_committing_stops_the_run_safely(
     assert resumed.returncode == 0, resumed.stderr
     final = json.loads(resumed.stdout)
     assert final["counts"]["succeeded"] == len(INSTANCES)
-    on_amc = asyncio.run(executions_on_amc(simulator.base_url, INSTANCES, since=began))
-    counts = {i: sum(e.sql_query == sql.read_text() for e in items) for i, items in on_amc.items()}
+    on_amc = asyncio.run(
+        executions_on_amc(simulator.base_url, INSTANCES, since=began, sql=sql.read_text())
+    )
+    counts = {instance: len(items) for instance, items in on_amc.items()}
     assert counts == dict.fromkeys(INSTANCES, 1)
     record(
         "the disk refuses a write while a run commits (file size limit: EFBIG)",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,9 +25,10 @@ from process_support import (
     AMC_TUI,
     SimulatorProcess,
     amc_cli,
-    cli_env,
     executions_on_amc,
-    profile_config,
+    home_on,
+    read_rows,
+    simulated_instances,
 )
 from pty_support import PtySession
 from reliability import record
@@ -45,29 +45,16 @@ def simulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatorPro
         "duration_min": 90.0,  # 1.5-3 s of real time: still running when the signal comes
         "duration_max": 180.0,
         "failure_rate": 0.0,
-        "instances": [
-            {"instance_id": instance, "instance_name": f"Hangup test {n}"}
-            for n, instance in enumerate(INSTANCES)
-        ],
+        "instances": simulated_instances(INSTANCES, "Hangup test"),
     }
     with SimulatorProcess(tmp_path_factory.mktemp("simulator"), **knobs) as served:
         yield served
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    if not db.exists():
-        return []
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
-            return list(conn.execute(sql))
-    except sqlite3.Error:
-        return []
-
-
 def _wait_for_executions_on_amc(db: Path, at_least: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        placed = _rows(db, "SELECT count(*) FROM executions WHERE amc_execution_id IS NOT NULL")
+        placed = read_rows(db, "SELECT count(*) FROM executions WHERE amc_execution_id IS NOT NULL")
         if placed and int(str(placed[0][0])) >= at_least:
             return
         time.sleep(0.02)
@@ -78,21 +65,19 @@ def _wait_for_executions_on_amc(db: Path, at_least: int, timeout: float = 60.0) 
 def test_tui_leaves_amc_running_and_the_batch_resumable(
     how: str, simulator: SimulatorProcess, tmp_path: Path
 ) -> None:
-    config = profile_config(
-        tmp_path / "config.toml",
+    home = home_on(
+        tmp_path,
         simulator.base_url,
         max_concurrent_executions=4,
         poll_interval_min=0.05,
         poll_interval_max=0.3,
     )
-    data_dir = tmp_path / "data"
-    db = data_dir / "history.db"
-    env = cli_env(config, data_dir)
+    data_dir, db, env = home.data_dir, home.db, home.env
     sql = f"SELECT 42 AS hangup_test -- {how}"
     began = datetime.now(UTC) - timedelta(seconds=5)
     session = PtySession([*AMC_TUI], env)
     try:
-        session.wait_for_text(f"Hangup test {len(INSTANCES) - 1}")  # the list is in
+        session.wait_for_text(f"Hangup test {len(INSTANCES) - 1:02d}")  # the list is in
         session.send("a")
         session.wait_for_text(f"{len(INSTANCES)} selected")
         session.send("\r")
@@ -120,24 +105,25 @@ def test_tui_leaves_amc_running_and_the_batch_resumable(
     assert code == expected, log_text[-3000:] + drawn[-3000:]
 
     # The app itself wrote the batch interrupted (nothing else has opened the store).
-    ((batch_id, status),) = _rows(db, "SELECT id, status FROM batches")
+    ((batch_id, status),) = read_rows(db, "SELECT id, status FROM batches")
     assert status == "interrupted"
-    statuses = [row[0] for row in _rows(db, "SELECT status FROM executions")]
+    statuses = [row[0] for row in read_rows(db, "SELECT status FROM executions")]
     assert "CANCELLED" not in statuses and "SUBMITTING" not in statuses
     assert any(s in ("PENDING", "RUNNING") for s in statuses), statuses
     name = "SIGHUP" if how == "ssh-drop" else "SIGTERM"
     assert f"{name}: leaving" in log_text
 
-    on_amc = asyncio.run(executions_on_amc(simulator.base_url, INSTANCES, since=began))
-    mine = [e for items in on_amc.values() for e in items if e.sql_query == sql]
+    on_amc = asyncio.run(executions_on_amc(simulator.base_url, INSTANCES, since=began, sql=sql))
+    mine = [e for items in on_amc.values() for e in items]
     assert mine and all(e.raw_status != "CANCELLED" for e in mine)
     left_running = len(mine)
 
     resumed = amc_cli("resume", str(batch_id), "--json", env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "completed"
-    on_amc = asyncio.run(executions_on_amc(simulator.base_url, INSTANCES, since=began))
-    per_instance = {i: [e for e in items if e.sql_query == sql] for i, items in on_amc.items()}
+    per_instance = asyncio.run(
+        executions_on_amc(simulator.base_url, INSTANCES, since=began, sql=sql)
+    )
     assert {i: len(items) for i, items in per_instance.items()} == dict.fromkeys(INSTANCES, 1)
     record(
         "SSH session drops under the TUI mid-batch (pty closed: SIGHUP)"
