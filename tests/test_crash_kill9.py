@@ -236,3 +236,50 @@ def test_kill_9_then_resume_loses_and_doubles_nothing(
         f"({sum(t.resumes for t in trials)} resumes in all)",
         group="Process",
     )
+
+
+def test_two_resumes_at_once_after_a_kill_one_wins(
+    simulator: SimulatorProcess, tmp_path: Path
+) -> None:
+    trial = Trial(seed=77, way="create")
+    home = home_on(tmp_path, simulator.base_url, poll_interval_min=0.02, poll_interval_max=0.2)
+    sql_file = tmp_path / "query.sql"
+    sql_file.write_text(sql_for(trial))
+    began = datetime.now(UTC) - timedelta(seconds=5)
+    run = subprocess.Popen(
+        [*AMC_TUI, "run", "--sql-file", str(sql_file), "--all-instances", "--json"],
+        env=home.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _kill_when(trial, run, home.db)
+    assert not trial.finished_before_kill
+    ((batch_id,),) = read_rows(home.db, "SELECT id FROM batches")
+    resumes = [
+        subprocess.Popen(
+            [*AMC_TUI, "resume", str(batch_id), "--json"],
+            env=home.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    ended = [(p.wait(timeout=120), *p.communicate()) for p in resumes]
+    winners = [e for e in ended if e[0] == 0 and "resuming" in e[2]]
+    assert len(winners) == 1, ended
+    (loser,) = [e for e in ended if e is not winners[0]]
+    refused = loser[0] == 2 and f"Batch {batch_id} is being run by process" in loser[2]
+    too_late = loser[0] == 0 and "nothing to resume" in loser[2]
+    assert refused or too_late, loser
+    made = asyncio.run(
+        executions_on_amc(simulator.base_url, INSTANCES, since=began, sql=sql_for(trial))
+    )
+    assert {i: len(items) for i, items in made.items()} == dict.fromkeys(INSTANCES, 1)
+    record(
+        "two `amc-tui resume` of one killed batch started at the same moment",
+        "one ran it to completed; the other "
+        + ("was refused (exit 2, naming the process running it)" if refused else "found it done")
+        + "; one execution per instance on AMC",
+        group="Process",
+    )
