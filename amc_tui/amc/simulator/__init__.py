@@ -4,12 +4,14 @@ Used in-process through ``httpx.ASGITransport`` for the demo mode and tests, and
 real port by ``amc-tui simulator`` (see :mod:`.server`).  It implements the LWA token
 endpoint, ``/amc/accounts``, ``/amc/instances`` and the workflow-execution calls of
 ``shared/AMC_API.md``, with seeded knobs for latency, throttling, server errors, lost
-answers, SQL errors, failures and per-instance scripted outcomes.
+answers, SQL errors, failures, per-instance scripted outcomes, and per-operation ones
+(bursts, dropped connections, slow, garbled or padded answers).
 
 Modules: :mod:`.config` (knobs, demo credentials), :mod:`.app` (the ASGI app and
 routing), :mod:`.tokens` (token grant, header checks), :mod:`.executions_api`
 (execution calls), :mod:`.records` (an execution's timeline and JSON),
-:mod:`.results` (pre-signed CSV downloads), :mod:`.faults`, :mod:`.validation`,
+:mod:`.results` (pre-signed CSV downloads), :mod:`.faults`, :mod:`.operation_faults`
+(the per-operation knobs), :mod:`.validation`,
 :mod:`.state`, :mod:`.stats`, :mod:`.persistence` and :mod:`.stored` (the optional
 state file shared across processes), :mod:`.asgi` (plumbing), :mod:`.demo_data`,
 :mod:`.server` (uvicorn).
