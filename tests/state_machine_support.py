@@ -1,0 +1,360 @@
+"""What the engine state machine (tests/test_engine_state_machine.py) sees from outside.
+
+- :class:`Ledger`: the test's own bookkeeping: the batches it started (each with a tag
+  sent as a query parameter, so every execution AMC holds can be traced to its batch),
+  which process and which run of its batch made each execution on AMC, how many
+  creates AMC received per batch and instance, and every broken rule noticed.
+- :class:`Gate`: an ASGI app in front of the simulator, one per emulated process.  At
+  each create it checks, against the history file as it is on disk at that instant,
+  that the execution was written SUBMITTING with its attempt counted first, and after
+  it that the executions in flight stay within the limits.  It can make AMC's list
+  call fail, and it is how a crash cuts the process off: once ``dead``, no request of
+  that process reaches AMC (nor is answered), as when the process is gone.
+- Small helpers: the transitive closure of the state tables, and closing the lock
+  files' descriptors the way the kernel does when a process dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from amc_tui.amc.simulator import AmcSimulator, ExecutionRecord
+from amc_tui.domain import BatchStatus
+
+TAG = "sm_batch"
+"""The query parameter that names the test's batch in every create body."""
+
+S = TypeVar("S")
+
+
+def reachable(table: Mapping[S, frozenset[S]]) -> dict[S, frozenset[S]]:
+    """Each state's reflexive-transitive successors under ``table``."""
+    closure: dict[S, frozenset[S]] = {}
+    for start in table:
+        seen = {start}
+        todo = [start]
+        while todo:
+            for nxt in table[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        closure[start] = frozenset(seen)
+    return closure
+
+
+def close_lock_fds(lock_dir: Path) -> int:
+    """Close every descriptor of this process open on a file in ``lock_dir``.
+
+    What the kernel does to a killed process's files; closing drops their flocks.
+    Returns how many were closed.
+    """
+    prefix = str(lock_dir.resolve()) + os.sep
+    closed = 0
+    for entry in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{entry}")
+        except OSError:
+            continue
+        if target.startswith(prefix):
+            os.close(int(entry))
+            closed += 1
+    return closed
+
+
+@dataclass
+class BatchInfo:
+    """A batch the test started, and what the test knows about it."""
+
+    id: str
+    tag: str
+    cap: int
+    """min(its max_concurrency, the process limit): its executions' slots."""
+    epoch: int = 0
+    """How many runs of it were started (a new run, or a resume)."""
+    attended: bool = False
+    """A live runner is running it (from its start until it ends, is interrupted or
+    its process crashes)."""
+    status: BatchStatus = BatchStatus.PENDING
+    """The last status the test saw (events, run results, recovery)."""
+
+
+@dataclass(frozen=True)
+class Made:
+    """Who made one execution on AMC: which batch, process and run of the batch."""
+
+    batch_id: str
+    generation: int
+    epoch: int
+
+
+class Ledger:
+    """The test's bookkeeping, shared by every process it emulates."""
+
+    def __init__(self, sim: AmcSimulator, clock: Callable[[], float], limit: int) -> None:
+        self.sim = sim
+        self.clock = clock
+        self.limit = limit
+        self.batches: dict[str, BatchInfo] = {}
+        self.by_tag: dict[str, str] = {}
+        self.made: dict[str, Made] = {}
+        self.creates: Counter[tuple[str, str]] = Counter()
+        self.violations: list[str] = []
+        self.generation = 0
+        self.fail_lists = False
+        self._db: sqlite3.Connection | None = None
+
+    # --- the history file, read as another process would ---------------------------
+
+    def open_reader(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None)
+
+    def close_reader(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def stored_rows(self, batch_id: str) -> dict[str, tuple[str, int]]:
+        """instance id -> (status, attempts) of the batch's executions, as committed."""
+        assert self._db is not None
+        rows = self._db.execute(
+            "SELECT instance_id, status, attempts FROM executions WHERE batch_id = ?",
+            (batch_id,),
+        ).fetchall()
+        return {instance: (status, attempts) for instance, status, attempts in rows}
+
+    def stored_status(self, execution_id: int) -> str | None:
+        assert self._db is not None
+        row = self._db.execute(
+            "SELECT status FROM executions WHERE id = ?", (execution_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def stored_batches(self, statuses: set[str]) -> set[str]:
+        """Ids of the batches stored in one of ``statuses``."""
+        assert self._db is not None
+        rows = self._db.execute("SELECT id, status FROM batches").fetchall()
+        return {batch_id for batch_id, status in rows if status in statuses}
+
+    def stored_executions(self, statuses: set[str]) -> set[int]:
+        """Ids of the executions stored in one of ``statuses``."""
+        assert self._db is not None
+        rows = self._db.execute("SELECT id, status FROM executions").fetchall()
+        return {execution_id for execution_id, status in rows if status in statuses}
+
+    # --- executions on AMC ----------------------------------------------------------
+
+    def tag_of(self, record: ExecutionRecord) -> str | None:
+        return record.request.parameter_values.get(TAG)
+
+    def records_of(self, batch_id: str) -> list[ExecutionRecord]:
+        tag = self.batches[batch_id].tag
+        return [r for r in self.sim.executions.values() if self.tag_of(r) == tag]
+
+    def note_new_records(self, generation: int) -> None:
+        """Attribute every execution AMC made that the ledger has not seen yet."""
+        for record in self.sim.executions.values():
+            if record.execution_id in self.made:
+                continue
+            batch_id = self.by_tag.get(self.tag_of(record) or "")
+            if batch_id is None:
+                self.violations.append(f"AMC holds {record.execution_id} of no known batch")
+                continue
+            info = self.batches[batch_id]
+            self.made[record.execution_id] = Made(batch_id, generation, info.epoch)
+
+    def note_create(self, batch_id: str, instance_id: str) -> None:
+        """A create for the batch reached AMC: it must have been written ahead."""
+        self.creates[(batch_id, instance_id)] += 1
+        row = self.stored_rows(batch_id).get(instance_id)
+        if row is None:
+            self.violations.append(f"create for {instance_id} of {batch_id}: not in the store")
+            return
+        status, attempts = row
+        if status != "SUBMITTING":
+            self.violations.append(
+                f"create for {instance_id} of {batch_id} while stored {status}, not SUBMITTING"
+            )
+        if attempts < self.creates[(batch_id, instance_id)]:
+            self.violations.append(
+                f"create number {self.creates[(batch_id, instance_id)]} for {instance_id} "
+                f"of {batch_id}, but only {attempts} attempts stored before it"
+            )
+
+    def check_in_flight(self, batch_id: str, generation: int) -> None:
+        """After a create: the executions on AMC stay within the batch's and the process's
+        limits.
+
+        Not counted: an execution whose stored execution is UNKNOWN (a lost answer AMC
+        could not be asked about; the engine gave its slot up and cannot know).  For the
+        process limit only the executions this process made in the current run of a
+        batch it runs count: an interrupted batch's executions go on running on AMC with
+        nobody's slot, and a resumed batch's older ones take slots only when they can.
+        """
+        now = self.clock()
+        in_flight = [r for r in self.sim.executions.values() if r.is_in_flight(now)]
+        unknown: dict[str, set[str]] = {}
+
+        def counted(record: ExecutionRecord) -> Made | None:
+            made = self.made.get(record.execution_id)
+            if made is None:
+                return None
+            if made.batch_id not in unknown:
+                rows = self.stored_rows(made.batch_id)
+                unknown[made.batch_id] = {i for i, (s, _) in rows.items() if s == "UNKNOWN"}
+            return None if record.instance_id in unknown[made.batch_id] else made
+
+        info = self.batches[batch_id]
+        mine = [r for r in in_flight if (m := counted(r)) is not None and m.batch_id == batch_id]
+        if len(mine) > info.cap:
+            self.violations.append(
+                f"{len(mine)} executions of {batch_id} in flight on AMC; its limit is {info.cap}"
+            )
+        process = []
+        for record in in_flight:
+            made = counted(record)
+            if made is None or made.generation != generation:
+                continue
+            owner = self.batches[made.batch_id]
+            if owner.attended and made.epoch == owner.epoch:
+                process.append(record)
+        if len(process) > self.limit:
+            self.violations.append(
+                f"{len(process)} executions of this process in flight; the limit is {self.limit}"
+            )
+
+
+async def _forever() -> None:
+    await asyncio.Event().wait()
+
+
+Receive = Any
+Send = Any
+Scope = dict[str, Any]
+
+
+class Gate:
+    """The way one emulated process reaches the simulator (see the module docstring)."""
+
+    def __init__(self, sim: AmcSimulator, ledger: Ledger, generation: int) -> None:
+        self.sim = sim
+        self.ledger = ledger
+        self.generation = generation
+        self.dead = False
+        self.death: str | None = None
+        """How it died: "before" or "after" a create (None: not at a create)."""
+        self.in_progress = 0
+        self.activity = 0
+        """Bumped by every request but a status poll, and by a poll whose answer moved."""
+        self.crash_at: tuple[str, int] | None = None
+        """("before" | "after", n): die at the n-th next create, before AMC sees it or
+        after AMC made it (its answer then never arrives)."""
+        self._polled: dict[str, str] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.sim(scope, receive, send)
+            return
+        if self.dead:
+            await _forever()
+        self.in_progress += 1
+        try:
+            await self._route(scope, receive, send)
+        finally:
+            self.in_progress -= 1
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        parts = scope["path"].strip("/").split("/")
+        method = scope["method"]
+        executions = len(parts) >= 4 and parts[:2] == ["amc", "reporting"]
+        executions = executions and parts[3] == "workflowExecutions"
+        if executions and len(parts) == 5 and method == "GET":
+            await self._status(parts[4], scope, receive, send)
+            return
+        self.activity += 1
+        if executions and len(parts) == 4 and method == "POST":
+            await self._create(parts[2], scope, receive, send)
+            return
+        if executions and len(parts) == 4 and method == "GET" and self.ledger.fail_lists:
+            body = json.dumps({"code": "503", "details": "list unavailable"}).encode()
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 503, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.sim(scope, receive, send)
+
+    def _next_create_dies(self) -> str | None:
+        if self.crash_at is None:
+            return None
+        when, left = self.crash_at
+        if left > 1:
+            self.crash_at = (when, left - 1)
+            return None
+        self.crash_at = None
+        return when
+
+    async def _create(self, instance_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        dies = self._next_create_dies()
+        if dies == "before":
+            self.dead, self.death = True, "before AMC saw a create"
+            await _forever()
+        try:
+            tag = json.loads(body).get("parameterValues", {}).get(TAG)
+        except (ValueError, AttributeError):
+            tag = None
+        batch_id = self.ledger.by_tag.get(tag or "")
+        if batch_id is None:
+            self.ledger.violations.append(f"a create for {instance_id} names no known batch")
+        else:
+            self.ledger.note_create(batch_id, instance_id)
+
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await _forever()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def swallow(message: dict[str, Any]) -> None:
+            return None
+
+        await self.sim(scope, replay, swallow if dies == "after" else send)
+        self.ledger.note_new_records(self.generation)
+        if batch_id is not None:
+            self.ledger.check_in_flight(batch_id, self.generation)
+        if dies == "after":
+            self.dead, self.death = True, "after AMC made an execution"
+            await _forever()
+
+    async def _status(self, execution_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        answer: dict[str, Any] = {"status": 0, "body": b""}
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+            else:
+                answer["body"] += message.get("body", b"")
+            await send(message)
+
+        await self.sim(scope, receive, capture)
+        if answer["status"] == 200:
+            status = str(json.loads(answer["body"]).get("status"))
+            if self._polled.get(execution_id) != status:
+                self._polled[execution_id] = status
+                self.activity += 1
