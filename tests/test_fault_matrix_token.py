@@ -7,6 +7,7 @@ no token yet, so its first call logs in.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -101,7 +102,8 @@ async def test_token_endpoint_down_for_good(env: EngineEnv) -> None:
 
 @pytest.mark.parametrize("refusal", ["invalid_grant", "invalid_client"])
 async def test_credentials_refused_stop_the_batch(env: EngineEnv, refusal: str) -> None:
-    n, limit = 6, 3
+    n, limit = 12, 3
+    env.sim.config.operation_latency["POST token"] = 0.02  # as over a network
     if refusal == "invalid_grant":  # 400: the refresh token was revoked
         env.sim.config.refresh_token = "Atzr|revoked-elsewhere"
     else:  # 401: the client secret was rotated
@@ -121,14 +123,19 @@ async def test_credentials_refused_stop_the_batch(env: EngineEnv, refusal: str) 
     assert stopped.status is BatchStatus.INTERRUPTED  # resumable once fixed
     assert S.FAILED not in statuses(stopped)
     assert set(statuses(stopped)) <= {S.QUEUED, S.UNKNOWN}
+    queued = statuses(stopped).count(S.QUEUED)
+    assert queued >= n - limit
     stats = env.sim.stats
-    assert stats.requests["POST token"] == 1  # no storm: the refusal is remembered
+    # No storm: those waiting for the refused call share its answer, none retries, and
+    # the queued executions never ask (at most one call per execution in flight).
+    assert 1 <= stats.requests["POST token"] <= limit
     assert stats.requests["POST create"] == 0
     run = Run(env, stopped, limit, time.monotonic() - started)
     run.check_and_record(
         f"Token endpoint refuses the credentials ({refusal})",
         "the batch stopped at once with CredentialsError (exit code 3) 'Login with Amazon "
-        "refused the credentials', left interrupted; one token call, nothing sent to AMC",
+        f"refused the credentials', left interrupted (resumable); {queued} of {n} "
+        "executions never left the queue, no token call was retried, nothing sent to AMC",
         group=GROUP,
     )
 
@@ -139,6 +146,21 @@ async def test_credentials_refused_stop_the_batch(env: EngineEnv, refusal: str) 
     resumed = await env.runner(fast_engine(max_concurrent_executions=limit)).run(batch.id)
     assert resumed.status is BatchStatus.COMPLETED
     assert sum(env.sim.stats.executions_made_per_instance.values()) == n
+
+
+async def test_callers_waiting_on_a_refused_token_call_share_its_answer(
+    env: EngineEnv,
+) -> None:
+    env.sim.config.refresh_token = "Atzr|revoked-elsewhere"
+    env.sim.config.operation_latency["POST token"] = 0.05  # long enough to be waited for
+    count_from_now(env.sim)
+    waiting = [env.client.tokens.get() for _ in range(5)]
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(outcome, CredentialsError) for outcome in outcomes)
+    assert env.sim.stats.requests["POST token"] == 1
+    env.sim.config.refresh_token = DEMO_REFRESH_TOKEN  # fixed where the operator can
+    assert await env.client.tokens.get()  # a later call asks again
+    assert env.sim.stats.requests["POST token"] == 2
 
 
 # --- token expiry ------------------------------------------------------------------------

@@ -12,9 +12,10 @@ Token endpoint outcomes: 400/401 are a credentials problem (permanent); 429, 5xx
 and a 2xx answer that cannot be read are transient.  A failed token call means the
 AMC call it was for never went out, so its errors say so (``may_have_taken_effect``
 is False: a create needs no look-up before it is tried again).  A refusal is
-remembered: credentials do not improve by asking again, so later callers get the
-same error without a request (no storm of token calls from a batch's concurrent
-executions).  No token or secret ever enters a log line or an exception.
+shared: the callers that waited for the refused token call get the same error
+without a request of their own (no storm of token calls from a batch's concurrent
+executions); a later call (the operator retrying) asks again.  No token or secret
+ever enters a log line or an exception.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ class TokenManager:
         self._refresh_token = refresh_token
         self._clock = clock
         self._token: AccessToken | None = None
-        self._refused: CredentialsError | None = None
+        self._finished = 0
+        """Token calls finished so far (answered or failed)."""
+        self._refusal: tuple[int, CredentialsError] | None = None
+        """The last refusal, with the number of the token call that got it."""
         self._lock = asyncio.Lock()
         self.refresh_count = 0
 
@@ -97,8 +101,10 @@ class TokenManager:
         """A valid access token.
 
         ``stale`` names a token the server just refused: a new one is fetched unless
-        another caller has replaced it in the meantime.
+        another caller has replaced it in the meantime.  A caller that was waiting
+        while the token call was refused gets the same refusal, without asking again.
         """
+        asked = self._finished
         token = self._token
         if self._usable(token, stale):
             assert token is not None
@@ -108,19 +114,21 @@ class TokenManager:
             if self._usable(token, stale):
                 assert token is not None
                 return token.value.get_secret_value()
-            if self._refused is not None:
+            if self._refusal is not None and self._refusal[0] > asked:
                 raise CredentialsError(
-                    self._refused.user_message, detail="refused before; not asked again"
+                    self._refusal[1].user_message, detail="refused while this call waited"
                 )
             try:
                 self._token = await self._fetch()
             except CredentialsError as refused:
-                self._refused = refused
+                self._refusal = (self._finished + 1, refused)
                 raise
             except AmcTuiError as error:
                 if isinstance(error, TransientError):
                     error.may_have_taken_effect = False  # the AMC call was never sent
                 raise
+            finally:
+                self._finished += 1
             return self._token.value.get_secret_value()
 
     def _usable(self, token: AccessToken | None, stale: str | None) -> bool:
