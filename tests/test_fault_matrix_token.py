@@ -16,6 +16,7 @@ import pytest
 from engine_support import EngineEnv, fast_engine, fast_simulator, make_env
 from fault_support import (
     Run,
+    calls,
     count_from_now,
     ended,
     failed_tries,
@@ -26,6 +27,7 @@ from fault_support import (
     served_env,
     statuses,
 )
+from reliability import record
 
 from amc_tui.amc.auth import LWA_ANSWER_UNREADABLE
 from amc_tui.amc.simulator import DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
@@ -161,6 +163,13 @@ async def test_callers_waiting_on_a_refused_token_call_share_its_answer(
     env.sim.config.refresh_token = DEMO_REFRESH_TOKEN  # fixed where the operator can
     assert await env.client.tokens.get()  # a later call asks again
     assert env.sim.stats.requests["POST token"] == 2
+    record(
+        "Five callers waiting on one token call that is refused (invalid_grant)",
+        "one token call; all five got CredentialsError from it; once the credentials "
+        "were fixed, the next call asked again and got a token",
+        calls=calls(env.sim),
+        group=GROUP,
+    )
 
 
 # --- token expiry ------------------------------------------------------------------------
