@@ -21,7 +21,7 @@ import json
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from amc_tui.amc.simulator import AmcSimulator, ExecutionRecord
 from amc_tui.domain import BatchStatus
 
+ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 TAG = "sm_batch"
 """The query parameter that names the test's batch in every create body."""
 
@@ -109,6 +110,9 @@ class Ledger:
         self.violations: list[str] = []
         self.generation = 0
         self.fail_lists = False
+        self.cancel_when_one_ends: dict[str, Callable[[], Awaitable[None]]] = {}
+        """Per batch, a cancel to make before AMC's next answer that one of its executions
+        finished reaches the runner."""
         self._db: sqlite3.Connection | None = None
 
     # --- the history file, read as another process would ---------------------------
@@ -343,18 +347,21 @@ class Gate:
             await _forever()
 
     async def _status(self, execution_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        answer: dict[str, Any] = {"status": 0, "body": b""}
+        messages: list[dict[str, Any]] = []
 
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                answer["status"] = message["status"]
-            else:
-                answer["body"] += message.get("body", b"")
-            await send(message)
+        async def hold(message: dict[str, Any]) -> None:
+            messages.append(message)
 
-        await self.sim(scope, receive, capture)
-        if answer["status"] == 200:
-            status = str(json.loads(answer["body"]).get("status"))
+        await self.sim(scope, receive, hold)
+        if messages[0]["status"] == 200:
+            body = b"".join(m.get("body", b"") for m in messages[1:])
+            status = str(json.loads(body).get("status"))
             if self._polled.get(execution_id) != status:
                 self._polled[execution_id] = status
                 self.activity += 1
+            made = self.ledger.made.get(execution_id)
+            late = self.ledger.cancel_when_one_ends
+            if made is not None and status in ENDED and made.batch_id in late:
+                await late.pop(made.batch_id)()
+        for message in messages:
+            await send(message)

@@ -63,7 +63,7 @@ from typing import Any, TypeVar
 
 import pytest
 from engine_support import SQL, WINDOW, fast_engine
-from hypothesis import event, settings
+from hypothesis import currently_in_test_context, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -111,6 +111,7 @@ E, B = ExecutionStatus, BatchStatus
 
 INSTANCES = 6
 MAX_BATCHES = 4
+CANCELS = ["here", "elsewhere", "elsewhere, as an execution ends"]
 PICKS = st.lists(st.integers(0, INSTANCES - 1), min_size=1, max_size=4, unique=True)
 OUTCOMES = ["ok", "429", "500", "503", "lost", "400", "sql_error", "403", "fail", "cancel"]
 OUTCOME_LISTS = st.lists(st.sampled_from(OUTCOMES), max_size=3)
@@ -134,6 +135,12 @@ QUIET = 0.03
 TIMEOUT = 20.0
 EXECUTION_PATHS = reachable(EXECUTION_TRANSITIONS)
 BATCH_PATHS = reachable(BATCH_TRANSITIONS)
+
+
+def tally(what: str) -> None:
+    """Count ``what`` in Hypothesis's statistics (``--hypothesis-show-statistics``)."""
+    if currently_in_test_context():
+        event(what)
 
 
 @dataclass
@@ -167,6 +174,7 @@ class EngineMachine(RuleBasedStateMachine):
         """No run was cut short and no lookup could fail: AMC's own high-water mark of
         executions in flight must then stay within the process limit."""
         self.broken = False
+        self.watch_interval = 1.0
 
     @property
     def db(self) -> Path:
@@ -205,7 +213,7 @@ class EngineMachine(RuleBasedStateMachine):
             max_concurrency=self.ledger.limit,
             retry=RetryPolicy(max_attempts=3, delay_base=0.001, rng=random.Random(generation)),
             clock=self.clock,
-            cancel_watch_interval=0.01,
+            cancel_watch_interval=self.watch_interval,
         )
         runner.events.add_listener(partial(self.on_event, generation))
         self.proc = Process(generation, store, gate, client, runner)
@@ -287,13 +295,27 @@ class EngineMachine(RuleBasedStateMachine):
     # --- rules ----------------------------------------------------------------------------
 
     @initialize(
-        limit=st.integers(1, 3), picks=PICKS, max_concurrency=st.integers(1, 3), scripts=SCRIPTS
+        limit=st.integers(1, 3),
+        watch=st.sampled_from([1.0, 0.01]),
+        picks=PICKS,
+        max_concurrency=st.integers(1, 3),
+        scripts=SCRIPTS,
     )
     def boot(
-        self, limit: int, picks: list[int], max_concurrency: int, scripts: list[list[str]]
+        self,
+        limit: int,
+        watch: float,
+        picks: list[int],
+        max_concurrency: int,
+        scripts: list[list[str]],
     ) -> None:
-        """A process with a random limit, running a first batch."""
+        """A process with a random limit, running a first batch.
+
+        ``watch``: how often a runner looks for a cancel asked through the store (1 s,
+        the default, or often enough that it is noticed within a rule).
+        """
         self.ledger.limit = limit
+        self.watch_interval = watch
         self.run(self.start_process())
         self.start_batch(picks, max_concurrency, scripts)
 
@@ -367,20 +389,30 @@ class EngineMachine(RuleBasedStateMachine):
         return candidates[index % len(candidates)] if candidates else None
 
     @precondition(lambda self: bool(self.ledger.batches))
-    @rule(index=st.integers(0, MAX_BATCHES - 1), elsewhere=st.booleans())
-    def cancel(self, index: int, elsewhere: bool) -> None:
+    @rule(index=st.integers(0, MAX_BATCHES - 1), how=st.sampled_from(CANCELS))
+    def cancel(self, index: int, how: str) -> None:
+        """Cancel through the runner, or through the store as another process
+        (``amc-tui cancel``) would: now, or just before AMC's next answer that an
+        execution of the batch has finished reaches the runner."""
         batch_id = self.pick(self.unfinished(), index)
-        if batch_id is not None:
-            self.run(self._cancel(batch_id, elsewhere))
+        if batch_id is None:
+            return
+        if how == "elsewhere, as an execution ends":
+            self.ledger.cancel_when_one_ends[batch_id] = partial(self.cancel_elsewhere, batch_id)
+        else:
+            self.run(self._cancel(batch_id, how))
 
-    async def _cancel(self, batch_id: str, elsewhere: bool) -> None:
+    async def _cancel(self, batch_id: str, how: str) -> None:
         assert self.proc is not None
-        if elsewhere:
-            async with await HistoryStore.open(self.db) as other:
-                await other.request_cancel(batch_id)
+        if how == "elsewhere":
+            await self.cancel_elsewhere(batch_id)
         else:
             await self.proc.runner.cancel(batch_id)
         await self.settle()
+
+    async def cancel_elsewhere(self, batch_id: str) -> None:
+        async with await HistoryStore.open(self.db) as other:
+            await other.request_cancel(batch_id)
 
     @precondition(lambda self: bool(self.ledger.batches))
     @rule(index=st.integers(0, MAX_BATCHES - 1))
@@ -422,7 +454,7 @@ class EngineMachine(RuleBasedStateMachine):
     async def crash_and_restart(self) -> None:
         proc = self.proc
         assert proc is not None
-        event(f"crash {proc.gate.death or 'now'}")
+        tally(f"crash {proc.gate.death or 'now'}")
         proc.gate.dead = True
         proc.crashed = True
         self.exact_limit = False
@@ -448,7 +480,7 @@ class EngineMachine(RuleBasedStateMachine):
         assert not self.ledger.stored_batches({"pending", "running"})
         assert not self.ledger.stored_executions({"SUBMITTING"}), "SUBMITTING after recovery"
         if self.ledger.stored_executions({"UNKNOWN"}):
-            event("recovered with executions UNKNOWN")
+            tally("recovered with executions UNKNOWN")
 
     # --- invariants -----------------------------------------------------------------------
 
@@ -545,7 +577,7 @@ class EngineMachine(RuleBasedStateMachine):
         else:
             raise AssertionError("the batches never finished")
         if self.sim.stats.max_in_flight >= self.ledger.limit:
-            event("AMC had the process limit in flight")
+            tally("AMC had the process limit in flight")
         await self.check_store()
         self.nothing_broken()
         now = self.clock()
@@ -557,13 +589,13 @@ class EngineMachine(RuleBasedStateMachine):
             expected = derive_batch_status(statuses, cancel_requested=batch.cancel_requested)
             assert batch.status is expected, f"{batch_id} is {batch.status}, not {expected}"
             records = self.ledger.records_of(batch_id)
-            event(f"a batch ended {batch.status}")
+            tally(f"a batch ended {batch.status}")
             for ex in batch.executions:
-                event(f"an execution ended {ex.status}")
+                tally(f"an execution ended {ex.status}")
                 for attempt in await self.proc.store.list_attempts(ex.id or 0):
-                    event(f"an attempt failed: {attempt.error_category}")
+                    tally(f"an attempt failed: {attempt.error_category}")
                 if ex.id in self.were_unknown:
-                    event(f"an UNKNOWN execution ended {ex.status}")
+                    tally(f"an UNKNOWN execution ended {ex.status}")
                 on_amc = [r for r in records if r.instance_id == ex.instance_id]
                 if ex.amc_execution_id is None:
                     assert not on_amc, f"{ex.instance_id} of {batch_id} is on AMC unknown"
@@ -591,9 +623,26 @@ def test_engine_state_machine(tmp_path: Path, request: pytest.FixtureRequest) ->
         lambda: EngineMachine(tmp_path),
         settings=settings(
             max_examples=40,
-            stateful_step_count=20,
+            stateful_step_count=25,
             deadline=None,
             derandomize=not seeded,
             database=None,
         ),
     )
+
+
+def test_a_cancel_asked_through_the_store_as_the_batch_ends_is_kept(tmp_path: Path) -> None:
+    """The machine's minimal failing example, replayed step by step (deterministic: the
+    runner looks for cancels asked through the store once a second, the default).
+
+    ``amc-tui cancel`` from another process is accepted by the store (the batch is
+    still running) just before AMC's answer that the last execution finished reaches
+    the runner; the runner's watcher has not looked yet, and ``BatchRunner._settle``
+    derives the final status from ``run.cancel_requested`` alone: the batch ends
+    ``completed`` although the store says a cancel was asked, where a cancel asked in
+    the process gives ``cancelled``.
+    """
+    machine = EngineMachine(tmp_path)
+    machine.boot(limit=1, watch=1.0, picks=[0], max_concurrency=1, scripts=[])
+    machine.cancel(index=0, how="elsewhere, as an execution ends")
+    machine.teardown()
