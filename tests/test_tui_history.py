@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Input, Static
 from tui_support import make_app, new_batch, tui_settings, wait_for
 
 from amc_tui.domain import BatchStatus, utc_now
+from amc_tui.engine.locks import BatchLock
 from amc_tui.settings import Settings
 from amc_tui.store.history import HistoryStore
 from amc_tui.tui.app import AmcApp
@@ -142,7 +143,8 @@ async def test_cells_fit_the_screen(tmp_path: Path) -> None:
             assert used <= size[0] - 2  # the left margin and the scrollbar
             assert cell(app, batch_id, "id") == batch_id
             assert cell(app, batch_id, "name").endswith("…")
-            assert cell(app, batch_id, "status") == "· pending"
+            # Stored pending with nobody holding it: the start marked it interrupted.
+            assert cell(app, batch_id, "status") == "‖ interrupted"
             assert cell(app, batch_id, "counts") == "✔0 ✘0 /2"
             assert len(cell(app, batch_id, "created")) == (16 if size[0] >= 100 else 11)
     assert column_widths(80)["name"] >= 15
@@ -178,12 +180,14 @@ async def test_a_running_batch_shows_its_time_so_far(tmp_path: Path) -> None:
     assert started is not None
     now = [started + timedelta(seconds=90)]
     app = make_app(tmp_path, settings=settings, read_only=True, clock=lambda: now[0])
-    async with app.run_test(size=(80, 24)) as pilot:
-        await on_history_with_rows(pilot, app, 1)
-        assert cell(app, batch_id, "took") == "1m 30s"
-        assert cell(app, batch_id, "status") == "▶ running"
-        now[0] = started + timedelta(minutes=2, seconds=30)
-        await wait_for(pilot, lambda: cell(app, batch_id, "took") == "2m 30s", what="a tick")
+    owner = BatchLock(settings.paths.lock_dir, batch_id)  # another process runs it
+    with owner:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await on_history_with_rows(pilot, app, 1)
+            assert cell(app, batch_id, "took") == "1m 30s"
+            assert cell(app, batch_id, "status") == "▶ running"
+            now[0] = started + timedelta(minutes=2, seconds=30)
+            await wait_for(pilot, lambda: cell(app, batch_id, "took") == "2m 30s", what="a tick")
 
 
 # --- search -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, TextArea
-from tui_seed import fixed_clock, seed_history
+from tui_seed import fixed_clock, running_elsewhere, seed_history
 from tui_support import make_app, tui_settings, wait_for
 
 from amc_tui.settings import Settings
@@ -40,7 +40,8 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings
     # Under the test's own home, so that paths on screen read the same (~/amc-data/...).
     settings = tui_settings(tmp_path, data_dir=Path.home() / "amc-data")
     seed_history(settings)
-    yield settings
+    with running_elsewhere(settings):
+        yield settings
     monkeypatch.undo()
     time.tzset()
 

@@ -9,8 +9,10 @@ written with the store's own API and their times and outcomes pinned with plain 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from engine_support import fast_simulator
@@ -19,6 +21,7 @@ from amc_tui.amc.connection import open_demo_client
 from amc_tui.amc.simulator import AmcSimulator
 from amc_tui.domain import Batch, Execution, QuerySpec, TimeWindow
 from amc_tui.engine.instances import InstanceCatalog
+from amc_tui.engine.locks import BatchLock
 from amc_tui.settings import Settings
 from amc_tui.store.history import HistoryStore
 from amc_tui.tui.ui_state import UiState
@@ -172,6 +175,17 @@ def _pin_execution(
                 float(2**number) if failed and not last else None,
             ),
         )
+
+
+@contextlib.contextmanager
+def running_elsewhere(settings: Settings) -> Iterator[None]:
+    """Hold the locks of the batches seeded ``running``, as the live process running them
+    would (otherwise the app's start-up takes them for orphans and marks them interrupted)."""
+    with contextlib.ExitStack() as held:
+        for batch_id, *_, status in BATCHES:
+            if status == "running":
+                held.enter_context(BatchLock(settings.paths.lock_dir, batch_id))
+        yield
 
 
 def seed_history(settings: Settings, *, selection: int = 3) -> None:
