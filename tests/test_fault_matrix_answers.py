@@ -134,8 +134,7 @@ async def test_a_lost_create_answer_and_a_list_that_stays_unreadable(env: Engine
     n, tries = 3, 4
     target = lose_a_create(env, "lost")
     env.sim.config.operation_scripts["GET list"] = ["incomplete"] * tries
-    # All at once: an execution left UNKNOWN frees its slot although it may run on AMC,
-    # so with fewer slots than executions the next one could make AMC run one more.
+    # All at once (fewer slots: see the next test, where the unknown one keeps its slot).
     run = await run_batch(env, n, limit=n, max_retry_attempts=tries - 1)
 
     assert run.final.status is BatchStatus.INTERRUPTED
@@ -159,4 +158,33 @@ async def test_a_lost_create_answer_and_a_list_that_stays_unreadable(env: Engine
         f"{outcome}: that execution was left UNKNOWN "
         f"({USER_MESSAGES[ErrorCategory.LOST_ANSWER]!r}), not created again; a resume "
         "adopted it (calls of both runs)",
+    )
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+async def test_an_unsettled_create_keeps_its_slot(env: EngineEnv, limit: int) -> None:
+    n, tries = 3, 4
+    target = lose_a_create(env, "lost")
+    env.sim.config.operation_scripts["GET list"] = ["incomplete"] * tries
+    run = await run_batch(env, n, limit=limit, max_retry_attempts=tries - 1)
+
+    # AMC may be running the unknown one: it counts as in flight until the batch ends.
+    assert run.final.status is BatchStatus.INTERRUPTED
+    lost = run.final.executions[0]
+    assert (lost.instance_id, lost.status) == (target, S.UNKNOWN)
+    rest = statuses(run.final)[1:]
+    if limit == 1:  # its slot was the only one: nothing more could be sent
+        assert rest == [S.QUEUED] * (n - 1)
+        assert env.sim.stats.requests["POST create"] == 1
+    else:  # the others ran in the slot left
+        assert rest == [S.SUCCEEDED] * (n - 1)
+    outcome = ended(run.final)
+    resumed = await env.runner(fast_engine(max_concurrent_executions=limit)).run(run.final.id)
+    assert resumed.status is BatchStatus.COMPLETED
+    assert resumed.executions[0].amc_execution_id in env.sim.executions
+    run.check_and_record(
+        f"a create's answer lost and the list unreadable, with {limit} slot(s) for {n}",
+        f"{outcome}: the unsettled execution kept its slot "
+        + ("and the batch stopped, nothing more sent" if limit == 1 else "while the others ran")
+        + "; a resume adopted it and finished the batch (calls of both runs)",
     )

@@ -38,6 +38,8 @@ class BatchRun:
     cancel_requested: bool = False
     interrupted: bool = False
     cancel_event: asyncio.Event = field(default_factory=asyncio.Event)
+    parked: set[asyncio.Task[None]] = field(default_factory=set)
+    """Tasks of UNKNOWN executions keeping their slots until the batch ends."""
 
     @property
     def id(self) -> str:

@@ -221,10 +221,44 @@ class BatchRunner:
                 if run.interrupted or current.status.is_terminal:
                     return
                 await self.driver.drive(run, current)
+                if run.executions.get(ex.id or 0, current).status is ExecutionStatus.UNKNOWN:
+                    # It may be running on AMC: its slot stays taken until the batch ends.
+                    await self._park_slot(run)
         except Exception:
             log.exception("%s: stopping batch %s", ex.instance_id, run.id)
             self._stop_tasks(run, keep=asyncio.current_task())
             raise
+
+    async def _park_slot(self, run: BatchRun) -> None:
+        """Keep both slots of an UNKNOWN execution until every other task has ended.
+
+        Whether AMC made it is not known, so it counts as in flight: the batch goes on
+        with one slot fewer (never more than N on AMC) and ends ``interrupted``, for a
+        resume to settle it.
+        """
+        me = asyncio.current_task()
+        if me is not None:
+            run.parked.add(me)
+        parked_here = sum(len(r.parked) for r in self._runs.values())
+        if len(run.parked) >= min(run.batch.max_concurrency, self.limit) or (
+            parked_here >= self.limit
+        ):
+            # Every slot is held by an execution AMC may or may not have made: nothing
+            # more can be sent within the limit.  Stop; a resume settles them first.
+            log.warning(
+                "batch %s: %d executions unsettled hold every slot; stopping for a resume",
+                run.id,
+                len(run.parked),
+            )
+            self._stop_tasks(run)
+        while True:
+            # Parked tasks wait for the others too, so they are not waited for.
+            busy = [
+                t for t in self._tasks.get(run.id, []) if not t.done() and t not in run.parked
+            ]
+            if not busy:
+                return
+            await asyncio.wait(busy, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
 
     async def _settle(self, run: BatchRun) -> Batch:
         """Give the batch its final status from the store's view of its executions."""
