@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from amc_tui import output
 from amc_tui.commands import logged_errors, open_history, prepare
 from amc_tui.domain import Batch, BatchStatus
-from amc_tui.errors import InputError, StoreError
+from amc_tui.errors import CredentialsError, InputError, StoreError
 from amc_tui.settings import Settings
 from amc_tui.store.history import HistoryStore
 
@@ -230,11 +230,16 @@ async def drive_batch(runner: BatchRunner, batch: Batch, *, as_json: bool) -> in
     ticker = asyncio.create_task(reporter.tick())
     try:
         final = await runner.run(batch.id)
-    except StoreError:
+    except (StoreError, CredentialsError) as error:
+        cause = (
+            "its history could not be written"
+            if isinstance(error, StoreError)
+            else "Login with Amazon refused the credentials"
+        )
         _say(
-            f"amc-tui: batch {batch.id} stopped: its history could not be written. Executions "
-            f"already on AMC keep running there; once the cause is fixed, `amc-tui resume "
-            f"{batch.id}` settles them without making any twice"
+            f"amc-tui: batch {batch.id} stopped: {cause}. Executions already on AMC keep "
+            f"running there; once the cause is fixed, `amc-tui resume {batch.id}` settles "
+            "them without making any twice"
         )
         raise
     finally:
