@@ -17,8 +17,10 @@ known secret values as a second line of defence.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Self
 
 
 class ErrorCategory(StrEnum):
@@ -69,10 +71,26 @@ GAVE_UP_MESSAGES: dict[ErrorCategory, str] = {
 }
 
 
-def gave_up_message(category: ErrorCategory, tries: int) -> str:
-    """The final message of a create whose transient errors used up every try."""
+def gave_up_message(category: ErrorCategory, tries: int, said: str | None = None) -> str:
+    """The final message of a create whose transient errors used up every try.
+
+    ``said`` is the last error's own message when it is more specific than its
+    category's (the token service's, say).
+    """
     what = GAVE_UP_MESSAGES.get(category, USER_MESSAGES[category])
+    if said and said != USER_MESSAGES[category]:
+        what = said
     return f"{what}; gave up after {tries} tries"
+
+
+TOKEN_SERVICE_MESSAGES: dict[ErrorCategory, str] = {
+    ErrorCategory.THROTTLED: "Login with Amazon is throttling token requests",
+    ErrorCategory.SERVER_ERROR: "Login with Amazon had a server error",
+    ErrorCategory.NETWORK: "Could not reach Login with Amazon",
+    ErrorCategory.TIMEOUT: "Login with Amazon did not answer in time",
+    ErrorCategory.PROTOCOL: "Login with Amazon sent an answer amc-tui does not understand",
+}
+"""Messages for failures of the token call, which is not AMC's."""
 
 
 class AmcTuiError(Exception):
@@ -90,6 +108,13 @@ class AmcTuiError(Exception):
         self.user_message = user_message or USER_MESSAGES[self.category]
         self.detail = detail
         super().__init__(self.user_message)
+
+    def restated(self, user_message: str) -> Self:
+        """The same error (class, detail, flags) told with another message."""
+        twin = copy.copy(self)
+        twin.user_message = user_message
+        twin.args = (user_message,)
+        return twin
 
     def log_text(self) -> str:
         """One line for the log file: category, message and detail."""

@@ -30,7 +30,13 @@ import httpx
 from pydantic import SecretStr
 
 from amc_tui.amc.http_errors import error_from_response, error_from_transport, response_detail
-from amc_tui.errors import AmcTuiError, CredentialsError, ErrorCategory, TransientError
+from amc_tui.errors import (
+    TOKEN_SERVICE_MESSAGES,
+    AmcTuiError,
+    CredentialsError,
+    ErrorCategory,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,12 @@ MAX_REFRESH_MARGIN = 60.0
 """Refresh this many seconds before expiry (or a tenth of the lifetime, if shorter)."""
 
 LWA_ANSWER_UNREADABLE = "Login with Amazon sent an answer amc-tui does not understand"
+
+
+def _as_token_error(error: AmcTuiError) -> AmcTuiError:
+    """The error told as the token service's, not AMC's (the operator looks elsewhere)."""
+    message = TOKEN_SERVICE_MESSAGES.get(error.category)
+    return error.restated(message) if message is not None else error
 
 
 class UnreadableTokenAnswerError(TransientError):
@@ -147,14 +159,14 @@ class TokenManager:
         try:
             response = await self._http.post(self._token_url, data=form)
         except httpx.TransportError as exc:
-            raise error_from_transport(exc, "POST token") from None
+            raise _as_token_error(error_from_transport(exc, "POST token")) from None
         if response.status_code in (400, 401):
             raise CredentialsError(
                 "Login with Amazon refused the credentials",
                 detail=response_detail(response, "POST token", self.secrets()),
             )
         if response.status_code >= 300:
-            raise error_from_response(response, "POST token", self.secrets())
+            raise _as_token_error(error_from_response(response, "POST token", self.secrets()))
         try:
             payload = response.json()
             value = payload["access_token"]

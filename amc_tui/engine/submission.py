@@ -224,7 +224,7 @@ class Submitter:
         assert ex.id is not None
         message = error.user_message if error is not None else None
         if error is not None and error.transient and status is ExecutionStatus.FAILED:
-            message = gave_up_message(error.category, current.number)
+            message = gave_up_message(error.category, current.number, error.user_message)
         if made is not None and status is ExecutionStatus.FAILED:
             log.warning(
                 "%s: %s failed on AMC: %s", ex.instance_id, made.execution_id, made.failure_reason
