@@ -10,6 +10,10 @@
   it that the executions in flight stay within the limits.  It can make AMC's list
   call fail, and it is how a crash cuts the process off: once ``dead``, no request of
   that process reaches AMC (nor is answered), as when the process is gone.
+- :class:`Process`: one emulated amc-tui process (store, gate, client, runner and its
+  runs), how it is killed, and how to wait until it is quiet.
+- :class:`EventChecks`: checks every event a runner emits against the state tables,
+  the store and AMC.
 - Small helpers: the transitive closure of the state tables, and closing the lock
   files' descriptors the way the kernel does when a process dies.
 """
@@ -22,12 +26,23 @@ import os
 import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from amc_tui.amc.client import AmcClient
 from amc_tui.amc.simulator import AmcSimulator, ExecutionRecord
-from amc_tui.domain import BatchStatus
+from amc_tui.domain import (
+    BATCH_TRANSITIONS,
+    EXECUTION_TRANSITIONS,
+    Batch,
+    BatchCounts,
+    BatchStatus,
+    ExecutionStatus,
+)
+from amc_tui.engine.events import BatchFinished, BatchStarted, EngineEvent, ExecutionChanged
+from amc_tui.engine.runner import BatchRunner
+from amc_tui.store.history import HistoryStore
 
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 TAG = "sm_batch"
@@ -140,6 +155,16 @@ class Ledger:
             "SELECT status FROM executions WHERE id = ?", (execution_id,)
         ).fetchone()
         return None if row is None else str(row[0])
+
+    def stored_ids(self, batch_id: str) -> list[int]:
+        assert self._db is not None
+        rows = self._db.execute("SELECT id FROM executions WHERE batch_id = ?", (batch_id,))
+        return [row[0] for row in rows.fetchall()]
+
+    def stored_batch_status(self, batch_id: str) -> BatchStatus:
+        assert self._db is not None
+        row = self._db.execute("SELECT status FROM batches WHERE id = ?", (batch_id,))
+        return BatchStatus(row.fetchone()[0])
 
     def stored_batches(self, statuses: set[str]) -> set[str]:
         """Ids of the batches stored in one of ``statuses``."""
@@ -365,3 +390,125 @@ class Gate:
                 await late.pop(made.batch_id)()
         for message in messages:
             await send(message)
+
+
+@dataclass
+class Process:
+    """One emulated amc-tui process: its store, its way to AMC, its runner, its runs."""
+
+    generation: int
+    store: HistoryStore
+    gate: Gate
+    client: AmcClient
+    runner: BatchRunner
+    tasks: dict[str, asyncio.Task[Batch]] = field(default_factory=dict)
+    killed: bool = False
+
+    async def kill(self, lock_dir: Path, timeout: float) -> None:
+        """End the process as ``kill -9`` would (the test module's docstring says how)."""
+        self.gate.dead = True  # from now on nothing reaches AMC, nothing is answered
+        self.killed = True
+        await self.store.close()  # nothing more is written
+        for task in self.tasks.values():
+            task.cancel()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks.values(), timeout=timeout)
+            assert not pending, "the killed runner's tasks did not end"
+        for task in self.tasks.values():  # what they died of (the closed store) is moot
+            _ = task.cancelled() or task.exception()
+        close_lock_fds(lock_dir)
+        await self.client.aclose()
+
+    async def wait_quiet(self, quiet: float, timeout: float) -> None:
+        """Wait until its gate died, none of its runs is left, or for ``quiet`` seconds it
+        wrote nothing and called AMC for nothing but status polls that found no change."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        mark: tuple[int, int, int] | None = None
+        quiet_since = loop.time()
+        while not self.gate.dead:
+            if all(task.done() for task in self.tasks.values()):
+                await asyncio.sleep(0)  # let the runs' done callbacks run
+                return
+            now = loop.time()
+            current = (self.gate.activity, self.store.commit_count, self.gate.in_progress)
+            if current != mark or self.gate.in_progress:
+                mark, quiet_since = current, now
+            elif now - quiet_since >= quiet:
+                return
+            assert now < deadline, "the engine never went quiet"
+            await asyncio.sleep(0.002)
+
+    async def stop(self, timeout: float) -> None:
+        """Stop it in an orderly way (the end of an example)."""
+        self.killed = True
+        self.runner.interrupt()
+        if self.tasks:
+            await asyncio.wait(self.tasks.values(), timeout=timeout)
+        if not self.store.closed:
+            await self.store.close()
+        await self.client.aclose()
+
+
+EXECUTION_PATHS = reachable(EXECUTION_TRANSITIONS)
+BATCH_PATHS = reachable(BATCH_TRANSITIONS)
+
+
+class EventChecks:
+    """A runner's listener: each event is checked as it is emitted.
+
+    - ``ExecutionChanged``: the move is in ``EXECUTION_TRANSITIONS``, starts where this
+      runner's last event for the execution (in this run of its batch) left it, and the
+      store already holds that state or a later one (committed, then emitted);
+    - ``BatchFinished``: the batch goes from running to a status the table allows; when
+      that status is final, the counts it carries are the stored ones and AMC has
+      none of the batch's executions still running.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.last: dict[int, ExecutionStatus] = {}
+
+    def __call__(self, event: EngineEvent) -> None:
+        ledger = self.ledger
+        if isinstance(event, BatchStarted):
+            self.last = {k: v for k, v in self.last.items() if k not in self._ids(event.batch_id)}
+            ledger.batches[event.batch_id].status = BatchStatus.RUNNING
+        elif isinstance(event, BatchFinished):
+            self._finished(event)
+        elif isinstance(event, ExecutionChanged):
+            ex, old = event.execution, event.previous
+            assert ex.id is not None
+            if ex.status not in EXECUTION_TRANSITIONS[old]:
+                ledger.violations.append(f"event: execution {ex.id} went {old} -> {ex.status}")
+            last = self.last.get(ex.id)
+            if last is not None and last is not old:
+                ledger.violations.append(
+                    f"event: execution {ex.id} went {old} -> {ex.status}, but was {last}"
+                )
+            self.last[ex.id] = ex.status
+            stored = ledger.stored_status(ex.id)
+            if stored is None or ExecutionStatus(stored) not in EXECUTION_PATHS[ex.status]:
+                ledger.violations.append(
+                    f"event: execution {ex.id} is {ex.status} but the store has {stored}"
+                )
+
+    def _ids(self, batch_id: str) -> set[int]:
+        return set(self.ledger.stored_ids(batch_id))
+
+    def _finished(self, event: BatchFinished) -> None:
+        ledger, batch_id = self.ledger, event.batch_id
+        if event.status not in BATCH_TRANSITIONS[BatchStatus.RUNNING]:
+            ledger.violations.append(f"{batch_id} finished running as {event.status}")
+        ledger.batches[batch_id].status = event.status
+        if not event.status.is_terminal:
+            return
+        stored = BatchCounts.of(
+            ExecutionStatus(s) for s, _ in ledger.stored_rows(batch_id).values()
+        )
+        if event.counts != stored:
+            ledger.violations.append(f"{batch_id} finished with {event.counts}, stored {stored}")
+        now = ledger.clock()
+        running = [r.execution_id for r in ledger.records_of(batch_id) if r.is_in_flight(now)]
+        if running:
+            ledger.violations.append(f"{batch_id} ended {event.status}; AMC still runs {running}")

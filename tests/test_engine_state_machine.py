@@ -1,51 +1,46 @@
 """A Hypothesis state machine drives the real engine through random interleavings.
 
-The real :class:`~amc_tui.engine.runner.BatchRunner` runs real batches from the real
-:class:`~amc_tui.store.history.HistoryStore` (SQLite in a temporary directory) through
-the real :class:`~amc_tui.amc.client.AmcClient` against the in-process simulator, whose
-clock only the test moves: executions finish when a rule lets time pass.  Rules start
-batches (a few instances, a random small ``max_concurrency``; the process limit is
-drawn once per example), let time pass, script create outcomes (transient 429/5xx,
-permanent 400/403/SQL errors, lost answers, executions that fail or are cancelled on
-AMC), turn on random throttling and server errors or a failing list call, cancel a
-batch (here, or through the store as another process would), interrupt one, resume
-one, and crash the process.  Every rule that sets the engine going then waits until it
-is quiet (no write, no call to AMC but status polls that find nothing new, for a few
-poll intervals), so that examples replay alike; the invariants do not rely on it.
+The real ``BatchRunner`` runs batches from the real ``HistoryStore`` (SQLite in a
+temporary directory) through the real ``AmcClient`` against the in-process simulator,
+whose clock only the test moves.  Rules: start a batch (a few instances, a small
+``max_concurrency``, scripted create outcomes: 429/5xx, 400/403/SQL errors, lost
+answers, executions that fail or are cancelled on AMC; the process limit is drawn
+once), let time pass, script more outcomes, turn on random 429/5xx or a failing list
+call, cancel (in the process, or through the store as ``amc-tui cancel`` would, also
+just as AMC reports an execution finished), interrupt, resume, and crash.  A rule that
+sets the engine going waits until it is quiet (see ``Process.wait_quiet``), so that
+examples replay alike; no invariant relies on that.
 
-After every step, from the store, the simulator and the runner's events:
+Checked at every step (support: ``tests/state_machine_support.py``):
 
-- **in flight <= limit**: checked by the gate in front of AMC at every create, on what
-  AMC holds at that instant: per batch (its limit), and per process (the process
-  limit; see :meth:`Ledger.check_in_flight` for what counts); and AMC's own high-water
-  mark while no run was ever cut short;
-- **only legal transitions**: each ``ExecutionChanged`` (previous -> new) is in
-  ``EXECUTION_TRANSITIONS``, follows the last event of that execution, and is already
-  committed when emitted; ``BatchFinished`` follows ``BATCH_TRANSITIONS``; between two
-  snapshots of the store each execution and batch moved along the tables;
-- **no execution made twice**: AMC holds at most one execution per instance per batch;
-  each create reached AMC with its execution stored SUBMITTING and at least as many
-  attempts stored as creates received (write-ahead); every AMC id in the store is an
-  execution of that instance and batch on AMC, owned by one execution only;
+- **in flight <= limit**, at each create, on what AMC holds at that instant: per
+  batch and per process (``Ledger.check_in_flight`` says what counts), and AMC's own
+  high-water mark while no run was cut short and no look-up could fail;
+- **only legal transitions**: every ``ExecutionChanged`` and ``BatchFinished`` against
+  ``EXECUTION_TRANSITIONS`` / ``BATCH_TRANSITIONS``, each following the last and
+  already committed (``EventChecks``); every change between two snapshots of the store;
+- **nothing made twice**: at most one execution on AMC per instance and batch; each
+  create reached AMC with its execution stored SUBMITTING and its attempt counted
+  (write-ahead); each AMC id in the store is that instance's and batch's, and one
+  execution's only;
 - **batch counts** (``get_batch_summary``) equal the counts of the stored executions.
 
-At the end (``teardown``) faults are switched off, interrupted batches are resumed and
-time passes until every batch has ended; then every execution is terminal, each batch
-has the status ``derive_batch_status`` gives, and the store and AMC agree execution by
-execution (nothing left on AMC that the store does not know).
+At the end (``teardown``) faults stop, interrupted batches are resumed and time passes
+until every batch has ended; every execution is then terminal, each batch has the
+status ``derive_batch_status`` gives (with the cancel flag as stored), and the store
+and AMC agree execution by execution (nothing on AMC the store does not know).
 
-**How a crash is emulated** (as close to ``kill -9`` as one process allows): the gate
-of the dying process goes dead first, so none of its requests reaches AMC or gets an
-answer any more (a create can be cut off before AMC sees it, or after AMC made the
-execution, its answer lost); then its store is closed, so no write can start (the
-writes already handed to the store's thread finish, as a commit the kernel had already
-taken would); only then are its tasks cancelled, so the runner's orderly shutdown (its
-``interrupted`` status, SUBMITTING -> UNKNOWN) cannot be written.  The lock files'
-descriptors are closed, as the kernel closes them (the cancelled ``run`` releases its
-own; any still open are closed by hand).  A new process then opens the store, calls
-``recover_orphans`` (which must mark exactly the batches left pending or running
-``interrupted``, with no execution left SUBMITTING) and gets a new runner and client;
-AMC (the simulator) outlives it all.
+**A crash** is as close to ``kill -9`` as one process allows (``Process.kill``): its
+gate to AMC goes dead first, so none of its requests reaches AMC or is answered any
+more (a crash can also be armed to strike at a create, before AMC sees it or after AMC
+made the execution, its answer lost); then its store is closed, so nothing more is
+written (writes already on the store's thread finish, as a commit the kernel already
+had would); only then are its tasks cancelled, so the runner's orderly shutdown
+(``interrupted``, SUBMITTING -> UNKNOWN) cannot be written.  Its lock files'
+descriptors are closed, as the kernel would (the cancelled ``run`` closes its own; any
+left are closed by hand).  A new process opens the store, runs ``recover_orphans``
+(which must mark exactly the batches left pending or running ``interrupted``, leaving
+nothing SUBMITTING) and gets a new client and runner; AMC outlives it all.
 """
 
 from __future__ import annotations
@@ -56,14 +51,13 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from engine_support import SQL, WINDOW, fast_engine
-from hypothesis import currently_in_test_context, event, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -75,20 +69,20 @@ from hypothesis.stateful import (
 )
 from sim_support import FakeClock
 from state_machine_support import (
+    BATCH_PATHS,
+    EXECUTION_PATHS,
     TAG,
     BatchInfo,
+    EventChecks,
     Gate,
     Ledger,
+    Process,
     close_lock_fds,
-    reachable,
 )
 
-from amc_tui.amc.client import AmcClient
 from amc_tui.amc.connection import open_demo_client
 from amc_tui.amc.simulator import AmcSimulator, SimulatorConfig
 from amc_tui.domain import (
-    BATCH_TRANSITIONS,
-    EXECUTION_TRANSITIONS,
     Batch,
     BatchCounts,
     BatchStatus,
@@ -98,7 +92,6 @@ from amc_tui.domain import (
     derive_batch_status,
     utc_now,
 )
-from amc_tui.engine.events import BatchFinished, BatchStarted, EngineEvent, ExecutionChanged
 from amc_tui.engine.instances import InstanceCatalog
 from amc_tui.engine.recovery import recover_orphans
 from amc_tui.engine.retry import RetryPolicy
@@ -133,27 +126,6 @@ ENGINE = fast_engine(
 QUIET = 0.03
 """Real seconds without activity after which the engine counts as settled (3 polls)."""
 TIMEOUT = 20.0
-EXECUTION_PATHS = reachable(EXECUTION_TRANSITIONS)
-BATCH_PATHS = reachable(BATCH_TRANSITIONS)
-
-
-def tally(what: str) -> None:
-    """Count ``what`` in Hypothesis's statistics (``--hypothesis-show-statistics``)."""
-    if currently_in_test_context():
-        event(what)
-
-
-@dataclass
-class Process:
-    """One emulated amc-tui process: its store, its way to AMC and its runner."""
-
-    generation: int
-    store: HistoryStore
-    gate: Gate
-    client: AmcClient
-    runner: BatchRunner
-    tasks: dict[str, asyncio.Task[Batch]] = field(default_factory=dict)
-    crashed: bool = False
 
 
 class EngineMachine(RuleBasedStateMachine):
@@ -168,8 +140,6 @@ class EngineMachine(RuleBasedStateMachine):
         self.instances: list[Instance] = []
         self.seen_executions: dict[int, ExecutionStatus] = {}
         self.seen_batches: dict[str, BatchStatus] = {}
-        self.were_unknown: set[int] = set()
-        self.last_event: dict[tuple[int, str, int], ExecutionStatus] = {}
         self.exact_limit = True
         """No run was cut short and no lookup could fail: AMC's own high-water mark of
         executions in flight must then stay within the process limit."""
@@ -215,7 +185,7 @@ class EngineMachine(RuleBasedStateMachine):
             clock=self.clock,
             cancel_watch_interval=self.watch_interval,
         )
-        runner.events.add_listener(partial(self.on_event, generation))
+        runner.events.add_listener(EventChecks(self.ledger))
         self.proc = Process(generation, store, gate, client, runner)
         return {summary.id for summary in recovered}
 
@@ -229,7 +199,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.proc.tasks[batch_id] = task
 
     def run_ended(self, proc: Process, batch_id: str, task: asyncio.Task[Batch]) -> None:
-        if proc.crashed:
+        if proc.killed:
             return
         info = self.ledger.batches[batch_id]
         info.attended = False
@@ -240,57 +210,12 @@ class EngineMachine(RuleBasedStateMachine):
         else:
             info.status = task.result().status
 
-    def on_event(self, generation: int, event: EngineEvent) -> None:
-        ledger = self.ledger
-        if isinstance(event, BatchStarted):
-            for key in [k for k in self.last_event if k[:2] == (generation, event.batch_id)]:
-                del self.last_event[key]
-            ledger.batches[event.batch_id].status = B.RUNNING
-        elif isinstance(event, BatchFinished):
-            if event.status not in BATCH_TRANSITIONS[B.RUNNING]:
-                ledger.violations.append(f"{event.batch_id} finished running as {event.status}")
-            ledger.batches[event.batch_id].status = event.status
-        elif isinstance(event, ExecutionChanged):
-            ex, old = event.execution, event.previous
-            assert ex.id is not None
-            if ex.status not in EXECUTION_TRANSITIONS[old]:
-                ledger.violations.append(f"event: execution {ex.id} went {old} -> {ex.status}")
-            key = (generation, event.batch_id, ex.id)
-            last = self.last_event.get(key)
-            if last is not None and last is not old:
-                ledger.violations.append(
-                    f"event: execution {ex.id} went {old} -> {ex.status}, but was {last}"
-                )
-            self.last_event[key] = ex.status
-            stored = ledger.stored_status(ex.id)
-            if stored is None or E(stored) not in EXECUTION_PATHS[ex.status]:
-                ledger.violations.append(
-                    f"event: execution {ex.id} is {ex.status} but the store has {stored}"
-                )
-
     async def settle(self) -> None:
-        """Wait until the runner is quiet, or nothing runs; crash if an armed crash fired."""
-        proc = self.proc
-        assert proc is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + TIMEOUT
-        mark: tuple[int, int, int] | None = None
-        quiet_since = loop.time()
-        while True:
-            if proc.gate.dead:
-                await self.crash_and_restart()
-                return
-            if all(task.done() for task in proc.tasks.values()):
-                await asyncio.sleep(0)  # let the runs' done callbacks run
-                return
-            now = loop.time()
-            current = (proc.gate.activity, proc.store.commit_count, proc.gate.in_progress)
-            if current != mark or proc.gate.in_progress:
-                mark, quiet_since = current, now
-            elif now - quiet_since >= QUIET:
-                return
-            assert now < deadline, "the engine never went quiet"
-            await asyncio.sleep(0.002)
+        """Wait until the runner is quiet; crash if an armed crash fired meanwhile."""
+        assert self.proc is not None
+        await self.proc.wait_quiet(QUIET, TIMEOUT)
+        if self.proc.gate.dead:
+            await self.crash_and_restart()
 
     # --- rules ----------------------------------------------------------------------------
 
@@ -325,6 +250,10 @@ class EngineMachine(RuleBasedStateMachine):
     def attended(self) -> list[str]:
         return sorted(b for b, info in self.ledger.batches.items() if info.attended)
 
+    def attended_now(self, batch_id: str) -> bool:
+        task = self.proc.tasks.get(batch_id) if self.proc is not None else None
+        return task is not None and not task.done()
+
     def resumable(self) -> list[str]:
         return sorted(
             b
@@ -351,10 +280,10 @@ class EngineMachine(RuleBasedStateMachine):
             profile="demo",
             max_concurrency=max_concurrency,
         )
+        await self.proc.runner.add(batch)
         cap = min(max_concurrency, self.ledger.limit)
         self.ledger.batches[batch.id] = BatchInfo(batch.id, tag, cap)
         self.ledger.by_tag[tag] = batch.id
-        await self.proc.runner.add(batch)
         self.launch(batch.id)
         await self.settle()
 
@@ -454,33 +383,18 @@ class EngineMachine(RuleBasedStateMachine):
     async def crash_and_restart(self) -> None:
         proc = self.proc
         assert proc is not None
-        tally(f"crash {proc.gate.death or 'now'}")
-        proc.gate.dead = True
-        proc.crashed = True
         self.exact_limit = False
         for info in self.ledger.batches.values():
             info.attended = False
-        await proc.store.close()
-        for task in proc.tasks.values():
-            task.cancel()
-        if proc.tasks:
-            _, pending = await asyncio.wait(proc.tasks.values(), timeout=TIMEOUT)
-            assert not pending, "the crashed runner's tasks did not end"
-        for task in proc.tasks.values():  # what they died of (the closed store) is moot
-            _ = task.cancelled() or task.exception()
-        close_lock_fds(self.lock_dir)
-        await proc.client.aclose()
-
+        await proc.kill(self.lock_dir, TIMEOUT)
         self.ledger.generation += 1
         orphans = self.ledger.stored_batches({"pending", "running"})
         recovered = await self.start_process()
         assert recovered == orphans, f"recovered {recovered}, but {orphans} had no owner"
-        for batch_id in recovered:
-            self.ledger.batches[batch_id].status = B.INTERRUPTED
+        for batch_id in self.ledger.batches:  # what the dead process could not report
+            self.ledger.batches[batch_id].status = self.ledger.stored_batch_status(batch_id)
         assert not self.ledger.stored_batches({"pending", "running"})
         assert not self.ledger.stored_executions({"SUBMITTING"}), "SUBMITTING after recovery"
-        if self.ledger.stored_executions({"UNKNOWN"}):
-            tally("recovered with executions UNKNOWN")
 
     # --- invariants -----------------------------------------------------------------------
 
@@ -511,8 +425,6 @@ class EngineMachine(RuleBasedStateMachine):
                 was = self.seen_executions.get(ex.id, E.QUEUED)
                 assert ex.status in EXECUTION_PATHS[was], f"store: {ex.id} {was} -> {ex.status}"
                 self.seen_executions[ex.id] = ex.status
-                if ex.status is E.UNKNOWN:
-                    self.were_unknown.add(ex.id)
                 assert made[ex.instance_id] <= 1, f"{ex.instance_id} made twice for {batch_id}"
                 assert creates[(batch_id, ex.instance_id)] <= ex.attempts
                 if ex.amc_execution_id is not None:
@@ -548,7 +460,8 @@ class EngineMachine(RuleBasedStateMachine):
             if not self.broken and self.proc is not None:
                 self.run(self.finish_everything())
         finally:
-            self.loop.run(self.shut_down())
+            if self.proc is not None:
+                self.loop.run(self.proc.stop(TIMEOUT))
             self.loop.close()
             self.ledger.close_reader()
             close_lock_fds(self.lock_dir)
@@ -566,18 +479,17 @@ class EngineMachine(RuleBasedStateMachine):
         self.ledger.fail_lists = False
         for _ in range(100):
             store = self.proc.store  # a new one after a crash
-            batches = [await store.get_batch(b) for b in self.ledger.batches]
-            if all(b is not None and b.status.is_terminal for b in batches):
+            stored = {b: await store.get_batch_summary(b) for b in self.ledger.batches}
+            if all(s is not None and s.status.is_terminal for s in stored.values()):
                 break
             self.nothing_broken()
-            for batch_id in self.resumable():
-                self.launch(batch_id)
+            for batch_id, summary in stored.items():
+                if summary and summary.status is B.INTERRUPTED and not self.attended_now(batch_id):
+                    self.launch(batch_id)
             self.clock.advance(0.02)  # longer than any execution
             await self.settle()
         else:
             raise AssertionError("the batches never finished")
-        if self.sim.stats.max_in_flight >= self.ledger.limit:
-            tally("AMC had the process limit in flight")
         await self.check_store()
         self.nothing_broken()
         now = self.clock()
@@ -589,31 +501,13 @@ class EngineMachine(RuleBasedStateMachine):
             expected = derive_batch_status(statuses, cancel_requested=batch.cancel_requested)
             assert batch.status is expected, f"{batch_id} is {batch.status}, not {expected}"
             records = self.ledger.records_of(batch_id)
-            tally(f"a batch ended {batch.status}")
             for ex in batch.executions:
-                tally(f"an execution ended {ex.status}")
-                for attempt in await self.proc.store.list_attempts(ex.id or 0):
-                    tally(f"an attempt failed: {attempt.error_category}")
-                if ex.id in self.were_unknown:
-                    tally(f"an UNKNOWN execution ended {ex.status}")
                 on_amc = [r for r in records if r.instance_id == ex.instance_id]
                 if ex.amc_execution_id is None:
                     assert not on_amc, f"{ex.instance_id} of {batch_id} is on AMC unknown"
                 else:
                     assert [r.execution_id for r in on_amc] == [ex.amc_execution_id]
                     assert on_amc[0].status_at(now) == ex.status.value
-
-    async def shut_down(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        proc.crashed = True
-        proc.runner.interrupt()
-        if proc.tasks:
-            await asyncio.wait(proc.tasks.values(), timeout=TIMEOUT)
-        if not proc.store.closed:
-            await proc.store.close()
-        await proc.client.aclose()
 
 
 def test_engine_state_machine(tmp_path: Path, request: pytest.FixtureRequest) -> None:
