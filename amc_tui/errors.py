@@ -18,9 +18,11 @@ known secret values as a second line of defence.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Self
+from urllib.parse import quote, quote_plus
 
 
 class ErrorCategory(StrEnum):
@@ -264,13 +266,27 @@ class IllegalTransitionError(PermanentError):
     category = ErrorCategory.ILLEGAL_TRANSITION
 
 
+def secret_forms(secret: str) -> set[str]:
+    """``secret`` as it may appear in a server's echo: as is, URL-encoded (a form
+    body such as the token call's) and JSON-escaped."""
+    return {
+        secret,
+        quote_plus(secret),
+        quote(secret, safe=""),
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(secret)[1:-1],
+    }
+
+
 def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace every known secret value in ``text`` by ``***``.
+    """Replace every known secret value in ``text``, in any of its
+    :func:`secret_forms`, by ``***``.
 
     Values shorter than 4 characters are ignored so that redaction never mangles text
     by replacing common short strings.
     """
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
+            for form in sorted(secret_forms(secret), key=len, reverse=True):
+                text = text.replace(form, "***")
     return text

@@ -46,9 +46,14 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating file handler whose every file (rotations too) is mode 0600."""
 
     def _open(self) -> io.TextIOWrapper:
-        stream = super()._open()
+        # Made 0600 before the stream opens it: ``open`` would create it 0666 & ~umask,
+        # readable by others until a chmod.  The chmod covers a file made elsewhere.
+        fd = os.open(
+            self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+        )
+        os.close(fd)
         os.chmod(self.baseFilename, 0o600)
-        return stream
+        return super()._open()
 
 
 def add_secrets(*secrets: str) -> None:

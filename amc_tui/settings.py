@@ -287,7 +287,9 @@ def _describe(exc: ValidationError) -> str:
         else:
             message = error["msg"].removeprefix("Value error, ")
             shown = error.get("input")
-            value = "" if isinstance(shown, dict) else f" (got {shown!r})"
+            secret = any(part in _SECRET_KEYS for part in error["loc"])
+            plain = isinstance(shown, str | int | float | bool) and not secret
+            value = f" (got {shown!r})" if plain else ""  # never a secret, even mistyped
             problems.append(f"{where or 'value'}: {message}{value}")
     return "; ".join(problems)
 
