@@ -272,7 +272,9 @@ class BatchRunner:
                     await self.store.transition_execution(ex.id, ExecutionStatus.UNKNOWN)
             status = BatchStatus.INTERRUPTED
         else:
-            status = derive_batch_status(statuses, cancel_requested=run.cancel_requested)
+            # A cancel asked through the store counts even if the watcher had not seen it.
+            asked = run.cancel_requested or batch.cancel_requested
+            status = derive_batch_status(statuses, cancel_requested=asked)
         await self.store.transition_batch(run.id, status)
         final = await self.store.get_batch(run.id)
         assert final is not None
