@@ -16,7 +16,9 @@ This module owns turning what the operator passed to ``amc-tui run`` into the
 - :func:`merge_params` lays the ``--param`` values over the file's ``[params]``.
 
 Every bad input is an :class:`~amc_tui.errors.InputError` (exit code 2) whose
-message names the option or file and the offending key or value.  Whether the
+message names the option or file and the offending key or value.  Values are
+bounded (:data:`MAX_VALUE_LENGTH`) and may hold no control characters (NUL,
+newlines, escapes, bidi overrides): they are sent to AMC and shown on screens.  Whether the
 instance ids of the file belong to the batch is checked where the batch is built,
 not here.
 """
@@ -29,17 +31,20 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from amc_tui.engine.validation import holds_control_characters
 from amc_tui.errors import InputError
 
 PARAM_OPTION = "--param"
 PARAM_FILE_OPTION = "--param-file"
 MAX_KEY_LENGTH = 200
+MAX_VALUE_LENGTH = 8_000
+"""A parameter value longer than this is refused (room for a list of some 700 ids)."""
 MAX_INSTANCE_ID_LENGTH = 200
+MAX_SHOWN_PATH = 300
 MAX_PARAM_FILE_BYTES = 1024 * 1024
 """A parameter file larger than this (1 MiB) is refused unread."""
 
 _KEY = re.compile(r"[A-Za-z0-9_.\-]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TOP_LEVEL = ("params", "instances")
 
 
@@ -59,18 +64,28 @@ def key_problem(key: str) -> str | None:
     return None
 
 
+def value_problem(value: str) -> str | None:
+    """Why ``value`` is not a valid parameter value, or None when it is."""
+    if len(value) > MAX_VALUE_LENGTH:
+        return f"the value has {len(value)} characters; at most {MAX_VALUE_LENGTH}"
+    if holds_control_characters(value):
+        return "the value holds control characters (newline, escape, NUL...)"
+    return None
+
+
 def parse_param_option(text: str, *, option: str = PARAM_OPTION) -> tuple[str, str]:
     """``"KEY=VALUE"`` -> ``("KEY", "VALUE")``.
 
     Split on the first ``=``: the key is stripped of surrounding blanks and must be
     1 to 200 letters, digits, ``_``, ``-`` or ``.``; the value is kept as given and
-    may be empty or hold more ``=``.
+    may be empty or hold more ``=``, but no control character, and at most
+    :data:`MAX_VALUE_LENGTH` characters.
     """
     key, sep, value = text.partition("=")
     if not sep:
         raise InputError(f"{option} {_shown(text)}: expected KEY=VALUE")
     key = key.strip()
-    problem = key_problem(key)
+    problem = key_problem(key) or value_problem(value)
     if problem is not None:
         raise InputError(f"{option} {_shown(text)}: {problem}")
     return key, value
@@ -105,7 +120,9 @@ def read_param_file(path: Path) -> tuple[dict[str, str], dict[str, dict[str, str
     are refused naming the key, as is any top-level key but ``params`` and
     ``instances``.
     """
-    where = f"{PARAM_FILE_OPTION} {path}"
+    where = f"{PARAM_FILE_OPTION} {_path_text(path)}"
+    if "\x00" in str(path):
+        raise InputError(f"{where}: a file name cannot hold a NUL character")
     document = _load_toml(path, where)
     for name in document:
         if name not in _TOP_LEVEL:
@@ -130,6 +147,15 @@ def read_param_file(path: Path) -> tuple[dict[str, str], dict[str, dict[str, str
             raise InputError(f"{label} must be a table of parameters, not {_a_kind(table)}")
         overrides[instance_id] = _values(table, label)
     return params, overrides
+
+
+def _path_text(path: Path) -> str:
+    """The path for a message: as typed, or quoted and cut when it is long or holds
+    control characters (which would otherwise reach the terminal raw)."""
+    text = str(path)
+    if len(text) > MAX_SHOWN_PATH or holds_control_characters(text):
+        return _shown(text)
+    return text
 
 
 def _load_toml(path: Path, where: str) -> dict[str, object]:
@@ -169,7 +195,7 @@ def _instance_id(raw: str, where: str) -> str:
             f"{where}: instance id {_shown(instance_id)} has {len(instance_id)} characters; "
             f"at most {MAX_INSTANCE_ID_LENGTH}"
         )
-    if _CONTROL.search(instance_id):
+    if holds_control_characters(instance_id):
         raise InputError(f"{where}: instance id {_shown(instance_id)} holds control characters")
     return instance_id
 
@@ -191,6 +217,9 @@ def _value_text(key: str, value: object, label: str) -> str:
     if isinstance(value, bool):  # before int: a bool is an int
         return "true" if value else "false"
     if isinstance(value, str):
+        problem = value_problem(value)
+        if problem is not None:
+            raise InputError(f"{label}: {key}: {problem}")
         return value
     if isinstance(value, int):
         return str(value)

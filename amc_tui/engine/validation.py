@@ -33,6 +33,36 @@ from amc_tui.settings import EngineSettings
 MAX_NAME_LENGTH = 200
 MAX_SQL_BYTES = 200_000
 MAX_REF_LENGTH = 200
+MAX_BATCH_ID_LENGTH = 100
+SHOWN_CHARACTERS = 40
+"""At most this much of a refused value is quoted back in a message."""
+
+
+def holds_control_characters(text: str) -> bool:
+    """Whether ``text`` holds a character of Unicode category C: a control (NUL,
+    newline, escape, DEL, C1), a format character (a bidi override), a surrogate, a
+    private-use or an unassigned one.  None of them belongs in a name, an id or a
+    parameter, and each can make a terminal or a log line say something else."""
+    return any(unicodedata.category(char).startswith("C") for char in text)
+
+
+def shown(text: str, limit: int = SHOWN_CHARACTERS) -> str:
+    """``text`` quoted for a message (control characters escaped), cut to ``limit``."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
+
+
+def check_batch_id(batch_id: str, *, field: str = "BATCH_ID") -> str:
+    """A batch id typed by the operator, before it is looked up: bounded, printable."""
+    if not batch_id.strip():
+        raise InputError(f"{field}: the batch id is empty (see amc-tui history)")
+    if len(batch_id) > MAX_BATCH_ID_LENGTH:
+        raise InputError(
+            f"{field} {shown(batch_id)}: {len(batch_id)} characters; a batch id has "
+            "about 14 (see amc-tui history)"
+        )
+    if holds_control_characters(batch_id):
+        raise InputError(f"{field} {shown(batch_id)}: control characters are not allowed")
+    return batch_id
 
 
 @dataclass
@@ -52,7 +82,14 @@ def split_instance_refs(values: Iterable[str], *, option: str = "--instances") -
             if not ref:
                 raise InputError(f"{option}: empty instance id in {value!r}")
             if len(ref) > MAX_REF_LENGTH:
-                raise InputError(f"{option}: instance id {ref[:40]!r}... is too long")
+                raise InputError(
+                    f"{option}: instance id {shown(ref)} has {len(ref)} characters; "
+                    f"at most {MAX_REF_LENGTH}"
+                )
+            if holds_control_characters(ref):
+                raise InputError(
+                    f"{option}: instance id {shown(ref)}: control characters are not allowed"
+                )
             refs.append(ref)
     return refs
 
@@ -102,9 +139,8 @@ def check_name(name: str) -> str:
     name = name.strip()
     if len(name) > MAX_NAME_LENGTH:
         raise InputError(f"--name: {len(name)} characters; at most {MAX_NAME_LENGTH}")
-    for char in name:
-        if unicodedata.category(char).startswith("C"):
-            raise InputError(f"--name {name!r}: control characters are not allowed")
+    if holds_control_characters(name):
+        raise InputError(f"--name {name!r}: control characters are not allowed")
     return name
 
 
@@ -117,13 +153,14 @@ def build_time_window(
     (AMC's data lag).  ``window_type`` names a relative AMC window instead.
     """
     if window_type is not None and window_type != TimeWindowType.EXPLICIT.value:
-        if start is not None or end is not None:
-            raise InputError(f"--window {window_type}: takes no --start or --end")
         try:
-            return TimeWindow(type=TimeWindowType(window_type))
+            chosen = TimeWindowType(window_type)
         except ValueError:
             allowed = ", ".join(t.value for t in TimeWindowType)
-            raise InputError(f"--window {window_type!r}: expected one of {allowed}") from None
+            raise InputError(f"--window {shown(window_type)}: expected one of {allowed}") from None
+        if start is not None or end is not None:
+            raise InputError(f"--window {chosen}: takes no --start or --end")
+        return TimeWindow(type=chosen)
     if start is None and end is None:
         return TimeWindow.default()
     if start is None or end is None:
@@ -131,6 +168,8 @@ def build_time_window(
         raise InputError(f"{missing} is missing: give both --start and --end, or neither")
     parsed: dict[str, datetime] = {}
     for option, value in (("--start", start), ("--end", end)):
+        if len(value) > len("YYYY-MM-DDTHH:MM:SS") + 10:  # not worth quoting whole
+            raise InputError(f"{option} {shown(value)}: not in the form YYYY-MM-DDTHH:MM:SS")
         try:
             parsed[option] = parse_amc_time(value, field=option)
         except ValueError as error:
@@ -156,8 +195,16 @@ def build_query(
             raise InputError("The SQL is empty")
         if len(sql.encode()) > MAX_SQL_BYTES:
             raise InputError(f"The SQL is {len(sql.encode())} bytes; at most {MAX_SQL_BYTES}")
-    if workflow_id is not None and not 1 <= len(workflow_id.strip()) <= MAX_REF_LENGTH:
-        raise InputError(f"--workflow-id {workflow_id!r}: 1 to {MAX_REF_LENGTH} characters")
+    if workflow_id is not None:
+        if not 1 <= len(workflow_id.strip()) <= MAX_REF_LENGTH:
+            raise InputError(
+                f"--workflow-id {shown(workflow_id)}: {len(workflow_id.strip())} characters; "
+                f"1 to {MAX_REF_LENGTH}"
+            )
+        if holds_control_characters(workflow_id):
+            raise InputError(
+                f"--workflow-id {shown(workflow_id)}: control characters are not allowed"
+            )
     try:
         return QuerySpec(
             sql=sql,

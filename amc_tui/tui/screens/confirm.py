@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -139,7 +140,7 @@ class ConfirmScreen(AmcScreen):
             yield Static(id="query-error", classes="field-error")
             if self.library_problems:
                 problems = "⚠ Left out of the library: " + "; ".join(self.library_problems)
-                yield Static(problems, id="library-problems", classes="warning-text")
+                yield Static(Text(problems), id="library-problems", classes="warning-text")
             yield _row("Window", _pick(WINDOW_CHOICES, DEFAULT_WINDOW, "window"))
             start = Input(placeholder=TIME_PLACEHOLDER, id="start", compact=True)
             end = Input(placeholder=TIME_PLACEHOLDER, id="end", compact=True)
@@ -254,8 +255,9 @@ class ConfirmScreen(AmcScreen):
         ]
         if overrides := self.instance_parameters():
             lines.append(f"Parameter overrides for {len(overrides)} instance(s) kept from before")
-        self.query_one("#summary", Static).update("\n".join(lines))
-        self.query_one("#warnings", Static).update("\n".join(self.warnings()))
+        # Text, never str: instance names come from AMC and a str would be markup.
+        self.query_one("#summary", Static).update(Text("\n".join(lines)))
+        self.query_one("#warnings", Static).update(Text("\n".join(self.warnings())))
 
     def _instances_line(self, width: int) -> str:
         """``N instances: a, b (+k more)``, as many names as fit on one line."""
@@ -301,7 +303,7 @@ class ConfirmScreen(AmcScreen):
     def show_error(self, field: str, message: str) -> None:
         """Show ``message`` beside ``field`` (an empty message hides the line)."""
         error = self.query_one(f"#{field}-error", Static)
-        error.update(f"✘ {message}" if message else "")
+        error.update(Text(f"✘ {message}") if message else "")  # messages quote typed text
         error.display = bool(message)
 
     def _attempt(self, field: str, step: Callable[[], T]) -> T | None:
@@ -397,7 +399,7 @@ class ConfirmScreen(AmcScreen):
         if batch is None:
             problems = self.problems or ["see the fields"]
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            self.notify(problems[0] + more, title="Not launched", severity="error")
+            self.notify(problems[0] + more, title="Not launched", severity="error", markup=False)
             return
         self.launching = True
         source = str(self.query_one("#source", Select).value)
@@ -436,12 +438,12 @@ class ConfirmScreen(AmcScreen):
             log.error("launching %s: %s", batch.id, error.log_text())
             message = error.user_message
             if batch.id in app.live:  # stored and started: only the dashboard is missing
-                app.notify(f"{batch.id} started, but: {message}", severity="error")
+                app.notify(f"{batch.id} started, but: {message}", severity="error", markup=False)
                 return
             again = ConfirmScreen(self.instances, query=batch.query, name=batch.name)
             await app.push_screen(again)
             again.show_error("launch", f"Not launched: {message}")
-            app.notify(message, title="Not launched", severity="error")
+            app.notify(message, title="Not launched", severity="error", markup=False)
 
     def action_back(self) -> None:
         self.app.pop_screen()

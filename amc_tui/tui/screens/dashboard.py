@@ -158,7 +158,7 @@ class DashboardScreen(AmcScreen):
             Text(clip(ex.instance_name or ex.instance_id, self._widths["instance"])),
             self.try_text(ex),
             self.time_text(ex),
-            (ex.amc_execution_id or "-")[: self._widths["amc_id"]],
+            Text((ex.amc_execution_id or "-")[: self._widths["amc_id"]]),  # AMC's: not markup
             Text(clip(row.note, self._widths["message"]), style=_note_style(ex)),
         )
 

@@ -73,11 +73,12 @@ class ExecutionDetailScreen(ModalScreen[None]):
         fields = Table.grid(padding=(0, 2))
         fields.add_column(style="bold", no_wrap=True)
         fields.add_column(overflow="fold")
-        fields.add_row("Instance", f"{ex.instance_name} ({ex.instance_id})")
+        # Values are Text, never str: a str cell is Rich markup, and they come from AMC.
+        fields.add_row("Instance", Text(f"{ex.instance_name} ({ex.instance_id})"))
         fields.add_row("Instance UUID", str(ex.instance_uuid))
         fields.add_row("State", execution_state(ex.status))
-        fields.add_row("AMC execution", ex.amc_execution_id or "-")
-        fields.add_row("Batch", ex.batch_id)
+        fields.add_row("AMC execution", Text(ex.amc_execution_id or "-"))
+        fields.add_row("Batch", Text(ex.batch_id))
         fields.add_row("Created", _when(ex.created_at))
         fields.add_row("Submitted", _when(ex.submitted_at))
         fields.add_row("Finished", _when(ex.finished_at))
@@ -85,7 +86,7 @@ class ExecutionDetailScreen(ModalScreen[None]):
         if error:
             fields.add_row("Error", Text(error, style="red"))
             log_file = cast("AmcApp", self.app).settings.paths.log_file
-            fields.add_row("Details", f"in the log file {_home(log_file)}")
+            fields.add_row("Details", Text(f"in the log file {_home(log_file)}"))
         self.query_one("#detail-fields", Static).update(fields)
         self.query_one("#detail-attempts", Static).update(self.attempts_table())
 

@@ -216,10 +216,11 @@ class InstancesScreen(AmcScreen):
         widths = self._widths
         return (
             self.mark(instance.instance_id),
+            # Text, never str: a str cell is Rich markup, and these come from AMC.
             Text(clip(instance.name, widths["name"])),
-            clip(instance.instance_id, widths["amc_id"]),
+            Text(clip(instance.instance_id, widths["amc_id"])),
             type_cell(instance, widths["type"]),
-            clip(instance.region or "-", widths["region"]),
+            Text(clip(instance.region or "-", widths["region"])),
             self.result(instance),
         )
 
