@@ -15,6 +15,7 @@ import logging
 import re
 import sqlite3
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +25,17 @@ from engine_support import SQL
 from reliability import record
 from security_support import SecretMarkers, new_secrets, svg_text, write_config
 from textual.widgets import Input, TextArea
-from tui_support import make_app, wait_for
+from tui_support import make_app, tui_settings, wait_for
 
 from amc_tui import domain
 from amc_tui.amc.simulator import AmcSimulator, SimInstance, SimulatorConfig
 from amc_tui.amc.simulator.server import ThreadedServer
 from amc_tui.cli import main
-from amc_tui.domain import Batch, QuerySpec, new_batch_id
+from amc_tui.domain import Batch, Execution, QuerySpec, new_batch_id
 from amc_tui.engine.validation import check_batch_id
 from amc_tui.errors import InputError
 from amc_tui.logs import PrivateRotatingFileHandler
+from amc_tui.store.history import HistoryStore
 from amc_tui.tui.app import AmcApp
 from amc_tui.tui.screens.confirm import ConfirmScreen
 from amc_tui.tui.screens.dashboard import DashboardScreen
@@ -370,5 +372,53 @@ async def test_markup_from_the_server_and_the_operator_shows_as_text(tmp_path: P
         "and ids from AMC, and in typed names and parameters",
         "shown as the literal text on the instances, confirm, dashboard, execution detail "
         "and history screens, in refusals and notices",
+        group="Security",
+    )
+
+
+async def test_amc_execution_ids_and_stored_text_show_as_text(tmp_path: Path) -> None:
+    """What AMC named an execution (any text, as stored) is drawn as text, not markup."""
+    settings = tui_settings(tmp_path)
+    amc_ids = ["[reverse]e1-3f2a", "[@click=app.quit]e2", "[link=file:///etc/passwd]e3[/]"]
+    batch = Batch(name="[bold red]B[/]", query=QuerySpec(sql=SQL))
+    batch.executions = [
+        Execution(
+            batch_id=batch.id,
+            instance_uuid=uuid.uuid4(),
+            instance_id=f"amc{n}",
+            instance_name=f"Stored {n}",
+        )
+        for n in range(len(amc_ids))
+    ]
+    async with await HistoryStore.open(settings.paths.history_db) as store:
+        await store.create_batch(batch)
+    with sqlite3.connect(settings.paths.history_db) as conn:
+        for n, amc_id in enumerate(amc_ids):
+            conn.execute(
+                "UPDATE executions SET status = 'FAILED', amc_execution_id = ?,"
+                " error_message = ? WHERE instance_id = ?",
+                (amc_id, f"[bold]message {n}[/bold]", f"amc{n}"),
+            )
+    app = make_app(tmp_path, settings=settings, read_only=True)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await wait_for(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
+        literal(app, "[bold red]B[/]", batch.id)
+        await app.open_batch(batch.id)
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await pilot.pause()
+        literal(app, *amc_ids, "[bold]message 0[/bold]")
+        for execution_id in list(app.live[batch.id].rows):
+            detail = ExecutionDetailScreen(batch.id, execution_id)
+            await app.push_screen(detail)
+            await wait_for(pilot, lambda d=detail: d.execution is not None)
+            await pilot.pause()
+            assert detail.execution is not None
+            literal(app, detail.execution.amc_execution_id or "?", batch.id)
+            literal(app, detail.execution.error_message or "?")
+            await app.pop_screen()
+    record(
+        "Textual markup in AMC execution ids and stored messages",
+        "shown as the literal text on the history, the dashboard and the execution detail",
         group="Security",
     )

@@ -162,7 +162,7 @@ class HistoryScreen(AmcScreen):
     def cells(self, summary: BatchSummary) -> list[Text | str]:
         created = local_time(summary.created_at)
         return [
-            summary.id,
+            Text(summary.id),  # read back from the store: text, whatever it holds
             Text(clip(summary.name or "-", self.widths["name"])),  # a str would be markup
             created if self.widths["created"] >= len(created) else created[5:],
             took(summary, self.amc_app.now()),

@@ -286,7 +286,8 @@ class InstancesScreen(AmcScreen):
         except AmcTuiError as error:
             log.error("%s", error.log_text())
             self.load_error = error.user_message
-            self.notify(error.user_message, title="Instances", severity="error")
+            # markup=False: a message may quote a path or a value ("[...]" is text).
+            self.notify(error.user_message, title="Instances", severity="error", markup=False)
             self.set_status(f"{error.user_message} (r retries)", error=True)
         else:
             self.load_error = None
