@@ -7,9 +7,12 @@ present what they know: the ``--json`` documents of DESIGN section 7
 progress line drawn on stderr (:func:`progress_line`).  Every function here is pure:
 it builds a string or a dict and leaves printing to the caller.
 
-Human output is plain text (no markup, no colour codes); control characters in
-values that came from elsewhere (instance names, error messages) are replaced so
-that nothing printed can drive the terminal.  Times are shown in UTC.
+Human output is plain text (no markup, no colour codes); control and format
+characters in values that came from elsewhere (instance names, error messages) are
+replaced so that nothing printed can drive the terminal or reorder a line (a bidi
+override); :func:`terminal_text` does it for other printers.  ``--json`` writes them
+as ``\\uXXXX`` escapes: the same strings to a JSON reader, inert on a terminal.
+Times are shown in UTC.
 """
 
 from __future__ import annotations
@@ -24,11 +27,21 @@ from typing import Any
 from amc_tui.domain import Batch, BatchCounts, BatchSummary, Execution, ExecutionStatus, Instance
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FORMAT = re.compile(r"[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
+"""Invisible and bidi format characters (category Cf), which can reorder a line."""
 
 
-def _clean(text: str) -> str:
-    """``text`` with every control character (escape, newline, tab...) made a space."""
-    return _CONTROL.sub(" ", text)
+def terminal_text(text: str) -> str:
+    """``text`` with every control character (escape, newline, tab...) and every
+    invisible or bidi format character made a space: safe to print on a terminal."""
+    return _FORMAT.sub(" ", _CONTROL.sub(" ", text))
+
+
+_JSON_RAW = re.compile(r"[\x7f-\x9f]|" + _FORMAT.pattern)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -36,7 +49,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
     Control characters in cells become spaces, so one cell is always one line.
     """
-    materialised = [[_clean(str(cell)) for cell in row] for row in rows]
+    materialised = [[terminal_text(str(cell)) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in materialised:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -49,7 +62,12 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def dumps(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False)
+    """JSON for stdout: readable non-ASCII text, but control and format characters
+    (which JSON leaves raw from DEL on) escaped, so none reaches a terminal raw."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    # json escapes \x00-\x1f itself; outside strings it writes ASCII only, so every
+    # match of these (DEL, C1, format characters) is inside a string.
+    return _JSON_RAW.sub(_json_escape, text)
 
 
 # --- time ------------------------------------------------------------------------------
@@ -246,7 +264,7 @@ def _counts_text(counts: BatchCounts) -> str:
 def _fields(pairs: Sequence[tuple[str, str]]) -> str:
     """``Label  value`` lines with the values aligned."""
     width = max(len(label) for label, _ in pairs)
-    return "\n".join(f"{label.ljust(width)}  {_clean(value)}" for label, value in pairs)
+    return "\n".join(f"{label.ljust(width)}  {terminal_text(value)}" for label, value in pairs)
 
 
 def batch_table(batch: Batch) -> str:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -27,9 +28,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import pytest
 import tomli_w
+from engine_support import SQL
 
-from amc_tui.amc.simulator import TOKEN_PATH, AmcSimulator, SimulatorConfig
+from amc_tui.amc.simulator import TOKEN_PATH, AmcSimulator, SimInstance, SimulatorConfig
+from amc_tui.amc.simulator.server import ThreadedServer
+from amc_tui.cli import main
 from amc_tui.logs import PrivateRotatingFileHandler, setup_logging
 
 # --- secret markers ----------------------------------------------------------------------
@@ -119,6 +124,15 @@ def amc_tui(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+def close_log_files() -> None:
+    """Detach the log file from ``amc_tui``'s logger, as the process end would."""
+    logger = logging.getLogger("amc_tui")
+    for handler in list(logger.handlers):
+        if isinstance(handler, PrivateRotatingFileHandler):
+            logger.removeHandler(handler)
+            handler.close()
+
+
 @contextmanager
 def logging_to(log_file: Path) -> Iterator[None]:
     """The log file set up as ``amc-tui`` does it (for an app run in this process)."""
@@ -126,11 +140,63 @@ def logging_to(log_file: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        logger = logging.getLogger("amc_tui")
-        for handler in list(logger.handlers):
-            if isinstance(handler, PrivateRotatingFileHandler):
-                logger.removeHandler(handler)
-                handler.close()
+        close_log_files()
+
+
+@dataclass
+class AmcServer:
+    """A simulator on a real port, and the credentials it accepts."""
+
+    sim: AmcSimulator
+    base_url: str
+    secrets: SecretMarkers
+
+
+@contextmanager
+def serve(instances: list[SimInstance], **knobs: Any) -> Iterator[AmcServer]:
+    """A fault-free simulator with ``instances`` and credentials of its own."""
+    secrets = new_secrets()
+    config = SimulatorConfig.reliable(
+        client_secret=secrets.client_secret,
+        refresh_token=secrets.refresh_token,
+        instances=instances,
+        **knobs,
+    )
+    sim = AmcSimulator(config)
+    with ThreadedServer(sim) as server:
+        yield AmcServer(sim, server.base_url, secrets)
+
+
+class InProcessCli:
+    """``amc-tui`` called in this process (so argv may hold NUL), with a profile on
+    ``server`` and a data dir of its own.  A call returns the exit code and stderr;
+    stdout is kept in :attr:`out`."""
+
+    def __init__(self, workdir: Path, server: AmcServer, capsys: pytest.CaptureFixture[str]):
+        self.workdir = workdir
+        self.config = write_config(workdir / "config.toml", server.base_url, server.secrets)
+        self.data = workdir / "data"
+        self.sql = workdir / "query.sql"
+        self.sql.write_text(SQL)
+        self.capsys = capsys
+        self.out = ""
+
+    def __call__(self, *args: str) -> tuple[int, str]:
+        argv = [*args, "--config", str(self.config), "--data-dir", str(self.data)]
+        try:
+            code = main(argv)
+        finally:
+            close_log_files()
+        captured = self.capsys.readouterr()
+        self.out = captured.out
+        return code, captured.err
+
+    def stored_batches(self) -> int:
+        db = self.data / "history.db"
+        if not db.exists():
+            return 0
+        with sqlite3.connect(db) as conn:
+            return int(conn.execute("SELECT count(*) FROM batches").fetchone()[0])
 
 
 @contextmanager
