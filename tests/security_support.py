@@ -6,7 +6,10 @@ SQLite file and its ``-wal`` too) for each value in every form it could have bee
 written in: as is, URL-encoded (a form body echoed) and JSON-escaped.
 :class:`RewritingProxy` is an ASGI app in front of the simulator that answers some
 calls itself or rewrites the simulator's answers (custom error bodies).
-:func:`svg_text` reads what a Textual screenshot shows.
+:func:`svg_text` reads what a Textual screenshot shows.  :func:`serve`,
+:func:`write_config`, :func:`amc_tui` (a subprocess with umask 0) and
+:class:`InProcessCli` (``cli.main`` in this process, so argv may hold NUL) run
+``amc-tui`` on a real profile of its own.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ a subprocess and through the TUI in this process.  Then every file under the dat
 and config dirs, every output and every screen is searched, byte by byte, for the
 secrets and for every access token the simulator handed out.  The config file, which
 holds the secrets on purpose (mode 0600), proves the search finds what is there.
+Last, a careless server echoes the token form and the bearer token in its error
+bodies: no error's ``str``, ``repr``, detail or traceback, no settings object and no
+log line may show a secret.
 """
 
 from __future__ import annotations
