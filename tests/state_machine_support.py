@@ -125,6 +125,9 @@ class Ledger:
         self.violations: list[str] = []
         self.generation = 0
         self.fail_lists = False
+        self.cut_short = False
+        """A run ended before its batch did (crash, interrupt, unsettled executions):
+        its executions may go on running on AMC in nobody's slot."""
         self.cancel_when_one_ends: dict[str, Callable[[], Awaitable[None]]] = {}
         """Per batch, a cancel to make before AMC's next answer that one of its executions
         finished reaches the runner."""
@@ -218,41 +221,36 @@ class Ledger:
             )
 
     def check_in_flight(self, batch_id: str, generation: int) -> None:
-        """After a create: the executions on AMC stay within the batch's and the process's
-        limits.
+        """After a create for the batch: the executions on AMC stay within the limits.
 
-        Not counted: an execution whose stored execution is UNKNOWN (a lost answer AMC
-        could not be asked about; the engine gave its slot up and cannot know).  For the
-        process limit only the executions this process made in the current run of a
-        batch it runs count: an interrupted batch's executions go on running on AMC with
-        nobody's slot, and a resumed batch's older ones take slots only when they can.
+        The batch's own limit counts all of its executions on AMC: those of earlier runs
+        take its slots first when it resumes, and one left UNKNOWN keeps its slot until
+        the run ends.  The process limit counts what this process made in the current
+        run of a batch it runs, but for an UNKNOWN one (its slot is freed when its batch
+        stops, a moment before the test sees the run end); an interrupted batch's
+        executions go on running on AMC with nobody's slot.
         """
         now = self.clock()
         in_flight = [r for r in self.sim.executions.values() if r.is_in_flight(now)]
-        unknown: dict[str, set[str]] = {}
-
-        def counted(record: ExecutionRecord) -> Made | None:
-            made = self.made.get(record.execution_id)
-            if made is None:
-                return None
-            if made.batch_id not in unknown:
-                rows = self.stored_rows(made.batch_id)
-                unknown[made.batch_id] = {i for i, (s, _) in rows.items() if s == "UNKNOWN"}
-            return None if record.instance_id in unknown[made.batch_id] else made
-
-        info = self.batches[batch_id]
-        mine = [r for r in in_flight if (m := counted(r)) is not None and m.batch_id == batch_id]
-        if len(mine) > info.cap:
+        mine = [r for r in in_flight if self.tag_of(r) == self.batches[batch_id].tag]
+        if len(mine) > self.batches[batch_id].cap:
             self.violations.append(
-                f"{len(mine)} executions of {batch_id} in flight on AMC; its limit is {info.cap}"
+                f"{len(mine)} executions of {batch_id} in flight on AMC; "
+                f"its limit is {self.batches[batch_id].cap}"
             )
+        unknown: dict[str, set[str]] = {}
         process = []
         for record in in_flight:
-            made = counted(record)
+            made = self.made.get(record.execution_id)
             if made is None or made.generation != generation:
                 continue
             owner = self.batches[made.batch_id]
-            if owner.attended and made.epoch == owner.epoch:
+            if not owner.attended or made.epoch != owner.epoch:
+                continue
+            if made.batch_id not in unknown:
+                rows = self.stored_rows(made.batch_id)
+                unknown[made.batch_id] = {i for i, (s, _) in rows.items() if s == "UNKNOWN"}
+            if record.instance_id not in unknown[made.batch_id]:
                 process.append(record)
         if len(process) > self.limit:
             self.violations.append(
@@ -502,6 +500,7 @@ class EventChecks:
             ledger.violations.append(f"{batch_id} finished running as {event.status}")
         ledger.batches[batch_id].status = event.status
         if not event.status.is_terminal:
+            ledger.cut_short = True
             return
         stored = BatchCounts.of(
             ExecutionStatus(s) for s, _ in ledger.stored_rows(batch_id).values()
