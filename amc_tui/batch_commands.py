@@ -47,22 +47,30 @@ CANCEL_WAIT_SECONDS = 60.0
 
 def read_sql_file(path: Path) -> str:
     """The SQL in ``path``, or an InputError naming the file and what is wrong."""
+    from amc_tui.engine.validation import holds_control_characters, shown
+
+    text = str(path)
+    where = "--sql-file " + (
+        shown(text) if holds_control_characters(text) or len(text) > 300 else text
+    )
     try:
+        if "\x00" in text:
+            raise InputError(f"{where}: a path cannot hold a NUL character")
         size = path.stat().st_size
         if path.is_dir():
-            raise InputError(f"--sql-file {path}: is a directory")
+            raise InputError(f"{where}: is a directory")
         if size > MAX_SQL_FILE_BYTES:
-            raise InputError(f"--sql-file {path}: {size} bytes; at most {MAX_SQL_FILE_BYTES}")
-        text = path.read_bytes().decode("utf-8")
+            raise InputError(f"{where}: {size} bytes; at most {MAX_SQL_FILE_BYTES}")
+        sql = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise InputError(f"--sql-file {path}: no such file") from None
+        raise InputError(f"{where}: no such file") from None
     except UnicodeDecodeError:
-        raise InputError(f"--sql-file {path}: not UTF-8 text") from None
+        raise InputError(f"{where}: not UTF-8 text") from None
     except OSError as error:
-        raise InputError(f"--sql-file {path}: cannot be read ({error.strerror})") from None
-    if not text.strip():
-        raise InputError(f"--sql-file {path}: the file is empty")
-    return text
+        raise InputError(f"{where}: cannot be read ({error.strerror})") from None
+    if not sql.strip():
+        raise InputError(f"{where}: the file is empty")
+    return sql
 
 
 def exit_code_for(status: BatchStatus) -> int:
@@ -274,6 +282,9 @@ def _say(text: str) -> None:
 
 
 async def _require_batch(store: HistoryStore, batch_id: str) -> Batch:
+    from amc_tui.engine.validation import check_batch_id
+
+    check_batch_id(batch_id)
     batch = await store.get_batch(batch_id)
     if batch is None:
         raise InputError(f"No batch {batch_id!r} in the history (see amc-tui history)")
