@@ -143,42 +143,34 @@ class Ledger:
             self._db.close()
             self._db = None
 
+    def _query(self, sql: str, *args: object) -> list[Any]:
+        assert self._db is not None
+        return self._db.execute(sql, args).fetchall()
+
     def stored_rows(self, batch_id: str) -> dict[str, tuple[str, int]]:
         """instance id -> (status, attempts) of the batch's executions, as committed."""
-        assert self._db is not None
-        rows = self._db.execute(
-            "SELECT instance_id, status, attempts FROM executions WHERE batch_id = ?",
-            (batch_id,),
-        ).fetchall()
-        return {instance: (status, attempts) for instance, status, attempts in rows}
+        sql = "SELECT instance_id, status, attempts FROM executions WHERE batch_id = ?"
+        return {instance: (status, n) for instance, status, n in self._query(sql, batch_id)}
 
     def stored_status(self, execution_id: int) -> str | None:
-        assert self._db is not None
-        row = self._db.execute(
-            "SELECT status FROM executions WHERE id = ?", (execution_id,)
-        ).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._query("SELECT status FROM executions WHERE id = ?", execution_id)
+        return str(rows[0][0]) if rows else None
 
-    def stored_ids(self, batch_id: str) -> list[int]:
-        assert self._db is not None
-        rows = self._db.execute("SELECT id FROM executions WHERE batch_id = ?", (batch_id,))
-        return [row[0] for row in rows.fetchall()]
+    def stored_ids(self, batch_id: str) -> set[int]:
+        return {r[0] for r in self._query("SELECT id FROM executions WHERE batch_id = ?", batch_id)}
 
     def stored_batch_status(self, batch_id: str) -> BatchStatus:
-        assert self._db is not None
-        row = self._db.execute("SELECT status FROM batches WHERE id = ?", (batch_id,))
-        return BatchStatus(row.fetchone()[0])
+        return BatchStatus(self._query("SELECT status FROM batches WHERE id = ?", batch_id)[0][0])
 
     def stored_batches(self, statuses: set[str]) -> set[str]:
         """Ids of the batches stored in one of ``statuses``."""
-        assert self._db is not None
-        rows = self._db.execute("SELECT id, status FROM batches").fetchall()
-        return {batch_id for batch_id, status in rows if status in statuses}
+        return {
+            b for b, status in self._query("SELECT id, status FROM batches") if status in statuses
+        }
 
     def stored_executions(self, statuses: set[str]) -> set[int]:
         """Ids of the executions stored in one of ``statuses``."""
-        assert self._db is not None
-        rows = self._db.execute("SELECT id, status FROM executions").fetchall()
+        rows = self._query("SELECT id, status FROM executions")
         return {execution_id for execution_id, status in rows if status in statuses}
 
     # --- executions on AMC ----------------------------------------------------------
@@ -470,7 +462,8 @@ class EventChecks:
     def __call__(self, event: EngineEvent) -> None:
         ledger = self.ledger
         if isinstance(event, BatchStarted):
-            self.last = {k: v for k, v in self.last.items() if k not in self._ids(event.batch_id)}
+            ids = ledger.stored_ids(event.batch_id)
+            self.last = {k: v for k, v in self.last.items() if k not in ids}
             ledger.batches[event.batch_id].status = BatchStatus.RUNNING
         elif isinstance(event, BatchFinished):
             self._finished(event)
@@ -490,9 +483,6 @@ class EventChecks:
                 ledger.violations.append(
                     f"event: execution {ex.id} is {ex.status} but the store has {stored}"
                 )
-
-    def _ids(self, batch_id: str) -> set[int]:
-        return set(self.ledger.stored_ids(batch_id))
 
     def _finished(self, event: BatchFinished) -> None:
         ledger, batch_id = self.ledger, event.batch_id

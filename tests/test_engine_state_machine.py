@@ -5,9 +5,9 @@ temporary directory) through the real ``AmcClient`` against the in-process simul
 whose clock only the test moves.  Rules: start a batch (a few instances, a small
 ``max_concurrency``, scripted create outcomes: 429/5xx, 400/403/SQL errors, lost
 answers, executions that fail or are cancelled on AMC; the process limit is drawn
-once), let time pass, script more outcomes, turn on random 429/5xx or a failing list
-call, cancel (in the process, or through the store as ``amc-tui cancel`` would, also
-just as AMC reports an execution finished), interrupt, resume, and crash.  A rule that
+once), let time pass, script more outcomes, turn on random 429/5xx, lost answers or a
+failing list call, cancel (in the process, or through the store as ``amc-tui cancel``
+would, also just as AMC reports an execution finished), interrupt, resume, and crash.  A rule that
 sets the engine going waits until it is quiet (see ``Process.wait_quiet``), so that
 examples replay alike; no invariant relies on that.
 
@@ -15,7 +15,7 @@ Checked at every step (support: ``tests/state_machine_support.py``):
 
 - **in flight <= limit**, at each create, on what AMC holds at that instant: per
   batch and per process (``Ledger.check_in_flight`` says what counts), and AMC's own
-  high-water mark while no run was cut short and no look-up could fail;
+  high-water mark while no run was cut short;
 - **only legal transitions**: every ``ExecutionChanged`` and ``BatchFinished`` against
   ``EXECUTION_TRANSITIONS`` / ``BATCH_TRANSITIONS``, each following the last and
   already committed (``EventChecks``); every change between two snapshots of the store;
@@ -129,6 +129,9 @@ TIMEOUT = 20.0
 
 
 class EngineMachine(RuleBasedStateMachine):
+    """One AMC (the simulator, with a clock only the rules move) and, at any time, one
+    live amc-tui process; the rules and checks of the module docstring."""
+
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(dir=root))
@@ -439,7 +442,9 @@ class EngineMachine(RuleBasedStateMachine):
 
     async def consistent_batch(self, store: HistoryStore, batch_id: str) -> Batch:
         """The batch, checked against its summary, read while nothing changed it."""
-        for _ in range(50):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT
+        while loop.time() < deadline:
             first = await store.get_batch(batch_id)
             summary = await store.get_batch_summary(batch_id)
             again = await store.get_batch(batch_id)
@@ -517,7 +522,7 @@ def test_engine_state_machine(tmp_path: Path, request: pytest.FixtureRequest) ->
         lambda: EngineMachine(tmp_path),
         settings=settings(
             max_examples=40,
-            stateful_step_count=25,
+            stateful_step_count=30,
             deadline=None,
             derandomize=not seeded,
             database=None,
