@@ -115,29 +115,7 @@ ENTRY_POINTS: dict[str, tuple[str, Case]] = {
     "resume BATCH_ID": ("BATCH_ID", lambda cli, v: cli("resume", v)),
     "cancel BATCH_ID": ("BATCH_ID", lambda cli, v: cli("cancel", v)),
 }
-GAPS = {
-    "BATCH_ID": pytest.mark.xfail(
-        reason="batch_commands._require_batch quotes the whole id and does not name "
-        "BATCH_ID: it should call engine.validation.check_batch_id(args.batch_id) first",
-        strict=False,
-    ),
-    "--sql-file": pytest.mark.xfail(
-        reason="batch_commands.read_sql_file prints the path raw (escapes reach the "
-        "terminal, 10,000 characters are echoed) and a NUL in it raises ValueError",
-        strict=False,
-    ),
-}
-"""Entry points whose gap is in a module this test's author may not change."""
-
-
 VALUES = {"10,000 characters": LONG, **HOSTILE}
-
-
-def entry_point_cases() -> list[object]:
-    return [
-        pytest.param(entry, id=entry, marks=[GAPS[field]] if field in GAPS else [])
-        for entry, (field, _) in ENTRY_POINTS.items()
-    ]
 
 
 def one_clean_line(text: str, what: str) -> str:
@@ -150,7 +128,7 @@ def one_clean_line(text: str, what: str) -> str:
 
 
 @pytest.mark.socket
-@pytest.mark.parametrize("entry", entry_point_cases())
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
 def test_every_entry_point_refuses_overlong_and_hostile_values(
     entry: str,
     tmp_path: Path,
