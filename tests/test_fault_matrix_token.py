@@ -94,8 +94,7 @@ async def test_token_endpoint_down_for_good(env: EngineEnv) -> None:
     assert stats.requests["POST create"] == 0 and stats.requests["GET list"] == 0
     run.check_and_record(
         "Token endpoint answers 503 for good (3 tries allowed)",
-        f"{ended(run.final)}: '{gave_up}'; "
-        f"{n * tries} token calls in all, nothing sent to AMC",
+        f"{ended(run.final)}: '{gave_up}'; {n * tries} token calls in all, nothing sent to AMC",
         group=GROUP,
     )
 

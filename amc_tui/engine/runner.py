@@ -171,22 +171,28 @@ class BatchRunner:
         self.events.emit(BatchStarted(batch_id, len(batch.executions), resumed))
         failure: BaseException | None = None
         try:
-            if run.cancel_requested:
-                await self._cancel_queued(run)
-            failure = await self._drive_all(run)
-        except asyncio.CancelledError:
-            run.interrupted = True
-            settling = asyncio.ensure_future(self._settle(run))
-            self._settling.add(settling)
-            settling.add_done_callback(self._settling.discard)
-            await asyncio.shield(settling)
-            raise
+            try:
+                if run.cancel_requested:
+                    await self._cancel_queued(run)
+                failure = await self._drive_all(run)
+            except asyncio.CancelledError:
+                run.interrupted = True
+                await self._settle_shielded(run)
+                raise
+            final = await self._settle_shielded(run)
         finally:
+            # Still listed while it settles, so that stopped() waits for the last write.
             del self._runs[batch_id]
-        final = await self._settle(run)
         if failure is not None:
             raise failure
         return final
+
+    async def _settle_shielded(self, run: BatchRun) -> Batch:
+        """:meth:`_settle`, carried to its end even if the awaiting task is cancelled."""
+        settling = asyncio.ensure_future(self._settle(run))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
+        return await asyncio.shield(settling)
 
     async def _drive_all(self, run: BatchRun) -> BaseException | None:
         pending = [ex for ex in run.executions.values() if not ex.status.is_terminal]
@@ -253,9 +259,7 @@ class BatchRunner:
             self._stop_tasks(run)
         while True:
             # Parked tasks wait for the others too, so they are not waited for.
-            busy = [
-                t for t in self._tasks.get(run.id, []) if not t.done() and t not in run.parked
-            ]
+            busy = [t for t in self._tasks.get(run.id, []) if not t.done() and t not in run.parked]
             if not busy:
                 return
             await asyncio.wait(busy, timeout=0.1, return_when=asyncio.FIRST_COMPLETED)
