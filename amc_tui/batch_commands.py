@@ -100,11 +100,13 @@ async def run_command(args: argparse.Namespace) -> int:
             build_batch,
             build_query,
             build_time_window,
+            check_name,
             split_instance_refs,
         )
         from amc_tui.param_input import merge_params, parse_param_option, read_param_file
 
         # Everything the operator typed is checked before the store or AMC is touched.
+        check_name(args.name or "")
         sql = read_sql_file(args.sql_file) if args.sql_file is not None else None
         window = build_time_window(args.start, args.end, args.window)
         options = [parse_param_option(text) for text in args.param or []]

@@ -66,7 +66,7 @@ class ProgressReporter:
     def _note(self, text: str) -> None:
         if not self.live:
             return
-        self._write(CLEAR_LINE + text + "\n")
+        self._write(CLEAR_LINE + output.terminal_text(text) + "\n")  # names come from AMC
         self._drawn = False
 
     async def tick(self, every: float = 1.0) -> None:

@@ -214,11 +214,17 @@ class AmcApp(App[int]):
             self.notify("Read-only: batches cannot be resumed", severity="error")
             return False
         if is_owned_elsewhere(self.settings.paths.lock_dir, batch_id):
-            self.notify(f"{batch_id} is being run by another amc-tui process", severity="error")
+            self.notify(
+                f"{batch_id} is being run by another amc-tui process",
+                severity="error",
+                markup=False,
+            )
             return False
         batch = await self.services.store.get_batch(batch_id)
         if batch is None or batch.status.is_terminal:
-            self.notify(f"{batch_id} has already ended; nothing to resume", severity="warning")
+            self.notify(
+                f"{batch_id} has already ended; nothing to resume", severity="warning", markup=False
+            )
             return False
         if batch_id in (self.services.runner.running if self.services.runner else []):
             return True
@@ -243,7 +249,7 @@ class AmcApp(App[int]):
             return
         await self.services.store.request_cancel(batch_id)
         if is_owned_elsewhere(self.settings.paths.lock_dir, batch_id):
-            self.notify(f"Cancel of {batch_id} sent to the process running it")
+            self.notify(f"Cancel of {batch_id} sent to the process running it", markup=False)
             return
         # Nobody runs it (interrupted): run it here to carry the cancel out on AMC.
         await self.resume(batch_id)
@@ -263,7 +269,9 @@ class AmcApp(App[int]):
             await runner.run(batch_id)
         except AmcTuiError as error:
             log.error("batch %s: %s", batch_id, error.log_text())
-            self.notify(error.user_message, title=f"Batch {batch_id}", severity="error")
+            self.notify(
+                error.user_message, title=f"Batch {batch_id}", severity="error", markup=False
+            )
         except Exception:
             log.exception("batch %s stopped by an unexpected error", batch_id)
             self.notify(
@@ -271,6 +279,7 @@ class AmcApp(App[int]):
                 f"{self.settings.paths.log_file}",
                 title=f"Batch {batch_id}",
                 severity="error",
+                markup=False,
             )
         live = self.live.get(batch_id)
         if live is not None:
@@ -281,7 +290,7 @@ class AmcApp(App[int]):
         from amc_tui.tui.screens.dashboard import DashboardScreen
 
         if await self.track(batch_id) is None:
-            self.notify(f"No batch {batch_id} in the history", severity="error")
+            self.notify(f"No batch {batch_id} in the history", severity="error", markup=False)
             return
         await self.push_screen(DashboardScreen(batch_id))
 
@@ -307,7 +316,7 @@ class AmcApp(App[int]):
             return
         batch = await self.services.store.get_batch(batch_id)
         if batch is None:
-            self.notify(f"No batch {batch_id} in the history", severity="error")
+            self.notify(f"No batch {batch_id} in the history", severity="error", markup=False)
             return
         wanted = (
             [ex for ex in batch.executions if ex.status.value in ("FAILED", "UNKNOWN")]
