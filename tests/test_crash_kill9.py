@@ -230,9 +230,9 @@ def test_kill_9_then_resume_loses_and_doubles_nothing(
         f"kill -9 of `amc-tui run` on 30 instances, {way} ({len(trials)} seeded trials)",
         f"{len(killed)} killed mid-run ({in_flight} with a create in flight"
         + (f", {sum(t.in_sync_at_kill for t in killed)} inside fsync" if way == "commit" else "")
-        + f"), {sum(not t.stored for t in trials)} before the batch was stored; "
-        f"every trial resumed to 30 succeeded with exactly one execution per instance "
-        f"on AMC, integrity_check ok, history equal to AMC "
+        + f"), {sum(not t.stored for t in trials)} before the batch was stored (nothing "
+        "on AMC then); every stored batch resumed to 30 succeeded with exactly one "
+        "execution per instance on AMC, integrity_check ok, history equal to AMC "
         f"({sum(t.resumes for t in trials)} resumes in all)",
         group="Process",
     )
