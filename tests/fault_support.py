@@ -15,18 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from engine_support import EngineEnv, fast_engine
-from pydantic import SecretStr
+from process_support import socket_client
 from reliability import record
 
-from amc_tui.amc.client import AmcClient
-from amc_tui.amc.connection import open_client, open_demo_client
+from amc_tui.amc.connection import open_demo_client
 from amc_tui.amc.simulator import (
-    DEMO_ADVERTISER_ID,
-    DEMO_CLIENT_ID,
-    DEMO_CLIENT_SECRET,
-    DEMO_MARKETPLACE_ID,
-    DEMO_REFRESH_TOKEN,
-    TOKEN_PATH,
     AmcSimulator,
     SimulatorConfig,
 )
@@ -160,19 +153,6 @@ class CallLog:
 def renew_client(env: EngineEnv, http: HttpSettings | None = None) -> None:
     """Give ``env`` a client that holds no token yet (its first call logs in)."""
     env.client = open_demo_client(env.sim, http)
-
-
-def socket_client(base_url: str, http: HttpSettings) -> AmcClient:
-    return open_client(
-        api_url=base_url,
-        token_url=base_url + TOKEN_PATH,
-        client_id=DEMO_CLIENT_ID,
-        advertiser_id=DEMO_ADVERTISER_ID,
-        marketplace_id=DEMO_MARKETPLACE_ID,
-        client_secret=SecretStr(DEMO_CLIENT_SECRET),
-        refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
-        http=http,
-    )
 
 
 @asynccontextmanager

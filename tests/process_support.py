@@ -24,6 +24,7 @@ from typing import Any, Self
 import tomli_w
 from pydantic import SecretStr
 
+from amc_tui.amc.client import AmcClient
 from amc_tui.amc.connection import open_client
 from amc_tui.amc.models import AmcExecution
 from amc_tui.amc.simulator import (
@@ -34,6 +35,7 @@ from amc_tui.amc.simulator import (
     DEMO_REFRESH_TOKEN,
     TOKEN_PATH,
 )
+from amc_tui.settings import HttpSettings
 
 SECRETS = {"AMC_CLIENT_SECRET": DEMO_CLIENT_SECRET, "AMC_REFRESH_TOKEN": DEMO_REFRESH_TOKEN}
 AMC_TUI = [sys.executable, "-m", "amc_tui"]
@@ -171,11 +173,9 @@ def amc_cli(
     )
 
 
-async def executions_on_amc(
-    base_url: str, instance_ids: list[str], *, since: datetime, sql: str | None = None
-) -> dict[str, list[AmcExecution]]:
-    """Per instance, the executions the simulator holds made since ``since`` (of ``sql``)."""
-    client = open_client(
+def socket_client(base_url: str, http: HttpSettings | None = None) -> AmcClient:
+    """An AmcClient with the demo credentials for the simulator served at ``base_url``."""
+    return open_client(
         api_url=base_url,
         token_url=base_url + TOKEN_PATH,
         client_id=DEMO_CLIENT_ID,
@@ -183,8 +183,15 @@ async def executions_on_amc(
         marketplace_id=DEMO_MARKETPLACE_ID,
         client_secret=SecretStr(DEMO_CLIENT_SECRET),
         refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
+        http=http,
     )
-    async with client:
+
+
+async def executions_on_amc(
+    base_url: str, instance_ids: list[str], *, since: datetime, sql: str | None = None
+) -> dict[str, list[AmcExecution]]:
+    """Per instance, the executions the simulator holds made since ``since`` (of ``sql``)."""
+    async with socket_client(base_url) as client:
         found = {
             instance: await client.list_executions(instance, min_creation_time=since)
             for instance in instance_ids

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from process_support import socket_client
 
-from amc_tui.amc.connection import open_client
 from amc_tui.amc.simulator import (
     DEMO_ADVERTISER_ID,
     DEMO_CLIENT_ID,
@@ -144,15 +143,7 @@ async def test_amc_client_over_a_real_port() -> None:
     config = SimulatorConfig.reliable(time_scale=2000.0, duration_min=100.0, duration_max=200.0)
     simulator = AmcSimulator(config)
     with ThreadedServer(simulator) as server:
-        client = open_client(
-            api_url=server.base_url,
-            token_url=server.base_url + TOKEN_PATH,
-            client_id=DEMO_CLIENT_ID,
-            advertiser_id=DEMO_ADVERTISER_ID,
-            marketplace_id=DEMO_MARKETPLACE_ID,
-            client_secret=SecretStr(DEMO_CLIENT_SECRET),
-            refresh_token=SecretStr(DEMO_REFRESH_TOKEN),
-        )
+        client = socket_client(server.base_url)
         async with client:
             instances = await client.list_instances()
             instance = instances[0].instance_id
