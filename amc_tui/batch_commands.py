@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from amc_tui import output
-from amc_tui.commands import logged_errors, open_history, prepare
+from amc_tui.commands import logged_errors, open_history, prepare, say
 from amc_tui.domain import Batch, BatchStatus
 from amc_tui.errors import CredentialsError, InputError, StoreError
 from amc_tui.settings import Settings
@@ -47,15 +47,10 @@ CANCEL_WAIT_SECONDS = 60.0
 
 def read_sql_file(path: Path) -> str:
     """The SQL in ``path``, or an InputError naming the file and what is wrong."""
-    from amc_tui.engine.validation import holds_control_characters, shown
+    from amc_tui.engine.validation import path_option
 
-    text = str(path)
-    where = "--sql-file " + (
-        shown(text) if holds_control_characters(text) or len(text) > 300 else text
-    )
+    where = path_option("--sql-file", path)
     try:
-        if "\x00" in text:
-            raise InputError(f"{where}: a path cannot hold a NUL character")
         size = path.stat().st_size
         if path.is_dir():
             raise InputError(f"{where}: is a directory")
@@ -136,7 +131,7 @@ async def run_command(args: argparse.Namespace) -> int:
                     max_concurrency=args.max_concurrency,
                 )
                 for ref in resolved.duplicates:
-                    _say(f"amc-tui: instance {ref} was named twice; running it once")
+                    say(f"amc-tui: instance {ref} was named twice; running it once")
                 runner = _runner(store, client, settings, args.max_concurrency)
                 batch = await runner.add(batch)
                 return await drive_batch(runner, batch, as_json=args.json)
@@ -151,7 +146,7 @@ async def resume_command(args: argparse.Namespace) -> int:
         async with await _open_store(settings) as store:
             batch = await _require_batch(store, args.batch_id)
             if batch.status.is_terminal:
-                _say(f"amc-tui: batch {batch.id} already ended {batch.status}; nothing to resume")
+                say(f"amc-tui: batch {batch.id} already ended {batch.status}; nothing to resume")
                 _print_result(batch, as_json=args.json)
                 return exit_code_for(batch.status)
             async with open_client_for(settings) as client:
@@ -186,7 +181,7 @@ class _Signals:
     def on_interrupt(self) -> None:
         self.interrupts += 1
         if self.interrupts == 1:
-            _say(
+            say(
                 "\namc-tui: cancelling the batch (queued executions are dropped, running "
                 "ones cancelled on AMC); press Ctrl+C again to leave now and resume later"
             )
@@ -194,7 +189,7 @@ class _Signals:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:
-            _say(
+            say(
                 f"\namc-tui: leaving now; the batch is interrupted (amc-tui resume {self.batch_id})"
             )
             self.runner.interrupt(self.batch_id)
@@ -228,7 +223,7 @@ async def drive_batch(runner: BatchRunner, batch: Batch, *, as_json: bool) -> in
 
     unfinished = sum(1 for ex in batch.executions if not ex.status.is_terminal)
     verb = "resuming" if batch.status is not BatchStatus.PENDING else "running"
-    _say(
+    say(
         f"amc-tui: batch {batch.id}: {verb} {unfinished} executions, at most "
         f"{min(batch.max_concurrency, runner.limit)} at once (Ctrl+C cancels; "
         f"`amc-tui cancel {batch.id}` from elsewhere)"
@@ -246,7 +241,7 @@ async def drive_batch(runner: BatchRunner, batch: Batch, *, as_json: bool) -> in
             if isinstance(error, StoreError)
             else "Login with Amazon refused the credentials"
         )
-        _say(
+        say(
             f"amc-tui: batch {batch.id} stopped: {cause}. Executions already on AMC keep "
             f"running there; once the cause is fixed, `amc-tui resume {batch.id}` settles "
             "them without making any twice"
@@ -265,9 +260,9 @@ async def drive_batch(runner: BatchRunner, batch: Batch, *, as_json: bool) -> in
             _print_result(final, as_json=as_json)
     if final.status is BatchStatus.INTERRUPTED and signals.interrupts == 0:
         if signals.stopped_by is None:
-            _say(f"amc-tui: some executions could not be settled; amc-tui resume {final.id}")
+            say(f"amc-tui: some executions could not be settled; amc-tui resume {final.id}")
             return EXIT_FAILURES
-        _say(f"amc-tui: batch {final.id} interrupted; amc-tui resume {final.id} finishes it")
+        say(f"amc-tui: batch {final.id} interrupted; amc-tui resume {final.id} finishes it")
     return signals.exit_code(final.status)
 
 
@@ -276,11 +271,6 @@ def _print_result(batch: Batch, *, as_json: bool) -> None:
         print(output.dumps(output.batch_json(batch)), flush=True)
     else:
         print(output.batch_table(batch), flush=True)
-
-
-def _say(text: str) -> None:
-    with contextlib.suppress(OSError):  # the terminal is gone; the log file has the story
-        print(text, file=sys.stderr, flush=True)
 
 
 async def _require_batch(store: HistoryStore, batch_id: str) -> Batch:
@@ -305,16 +295,16 @@ async def cancel_command(args: argparse.Namespace) -> int:
         async with await _open_store(settings) as store:
             batch = await _require_batch(store, args.batch_id)
             if batch.status.is_terminal:
-                _say(f"amc-tui: batch {batch.id} already ended {batch.status}")
+                say(f"amc-tui: batch {batch.id} already ended {batch.status}")
                 return EXIT_OK
             if is_owned_elsewhere(settings.paths.lock_dir, batch.id):
                 await store.request_cancel(batch.id)
-                _say(f"amc-tui: cancel of {batch.id} sent to the process running it; waiting")
+                say(f"amc-tui: cancel of {batch.id} sent to the process running it; waiting")
                 final = await _wait_for_end(store, batch.id)
                 if final is None:
-                    _say("amc-tui: still cancelling; `amc-tui show` tells how it ends")
+                    say("amc-tui: still cancelling; `amc-tui show` tells how it ends")
                     return EXIT_OK
-                _say(f"amc-tui: batch {batch.id} ended {final}")
+                say(f"amc-tui: batch {batch.id} ended {final}")
                 return EXIT_OK
             # Nobody runs it: cancel here, on AMC too.
             from amc_tui.amc.connection import open_client_for
@@ -323,7 +313,7 @@ async def cancel_command(args: argparse.Namespace) -> int:
             async with open_client_for(settings) as client:
                 runner = _runner(store, client, settings, None)
                 ended = await runner.run(batch.id)
-            _say(f"amc-tui: batch {batch.id} ended {ended.status}")
+            say(f"amc-tui: batch {batch.id} ended {ended.status}")
             return EXIT_OK
 
 
@@ -364,5 +354,5 @@ async def history_command(args: argparse.Namespace) -> int:
         elif summaries:
             print(output.history_table(summaries))
         else:
-            _say("amc-tui: no batches yet (amc-tui run ... starts one)")
+            say("amc-tui: no batches yet (amc-tui run ... starts one)")
         return EXIT_OK

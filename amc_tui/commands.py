@@ -53,14 +53,15 @@ async def open_history(settings: Settings) -> HistoryStore:
 
     store, recovered = await open_recovered(settings.paths.history_db, settings.paths.lock_dir)
     for summary in recovered:
-        _say(
+        say(
             f"amc-tui: batch {summary.id} was left unfinished by a process that has ended; "
             f"it is now interrupted (amc-tui resume {summary.id} finishes it)"
         )
     return store
 
 
-def _say(text: str) -> None:
+def say(text: str) -> None:
+    """A line for the operator on stderr (never stdout: ``--json`` owns it)."""
     with contextlib.suppress(OSError):  # the terminal may be gone; the log has the story
         print(text, file=sys.stderr, flush=True)
 

@@ -31,7 +31,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from amc_tui.engine.validation import holds_control_characters
+from amc_tui.engine.validation import holds_control_characters, path_option
 from amc_tui.errors import InputError
 
 PARAM_OPTION = "--param"
@@ -40,7 +40,6 @@ MAX_KEY_LENGTH = 200
 MAX_VALUE_LENGTH = 8_000
 """A parameter value longer than this is refused (room for a list of some 700 ids)."""
 MAX_INSTANCE_ID_LENGTH = 200
-MAX_SHOWN_PATH = 300
 MAX_PARAM_FILE_BYTES = 1024 * 1024
 """A parameter file larger than this (1 MiB) is refused unread."""
 
@@ -120,9 +119,7 @@ def read_param_file(path: Path) -> tuple[dict[str, str], dict[str, dict[str, str
     are refused naming the key, as is any top-level key but ``params`` and
     ``instances``.
     """
-    where = f"{PARAM_FILE_OPTION} {_path_text(path)}"
-    if "\x00" in str(path):
-        raise InputError(f"{where}: a file name cannot hold a NUL character")
+    where = path_option(PARAM_FILE_OPTION, path)
     document = _load_toml(path, where)
     for name in document:
         if name not in _TOP_LEVEL:
@@ -147,15 +144,6 @@ def read_param_file(path: Path) -> tuple[dict[str, str], dict[str, dict[str, str
             raise InputError(f"{label} must be a table of parameters, not {_a_kind(table)}")
         overrides[instance_id] = _values(table, label)
     return params, overrides
-
-
-def _path_text(path: Path) -> str:
-    """The path for a message: as typed, or quoted and cut when it is long or holds
-    control characters (which would otherwise reach the terminal raw)."""
-    text = str(path)
-    if len(text) > MAX_SHOWN_PATH or holds_control_characters(text):
-        return _shown(text)
-    return text
 
 
 def _load_toml(path: Path, where: str) -> dict[str, object]:

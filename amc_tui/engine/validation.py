@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -35,6 +36,7 @@ MAX_SQL_BYTES = 200_000
 MAX_REF_LENGTH = 200
 MAX_BATCH_ID_LENGTH = 100
 SHOWN_CHARACTERS = 40
+MAX_SHOWN_PATH = 300
 """At most this much of a refused value is quoted back in a message."""
 
 
@@ -49,6 +51,21 @@ def holds_control_characters(text: str) -> bool:
 def shown(text: str, limit: int = SHOWN_CHARACTERS) -> str:
     """``text`` quoted for a message (control characters escaped), cut to ``limit``."""
     return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
+
+
+def path_option(option: str, path: Path) -> str:
+    """``OPTION PATH`` for a message about a file the operator named.
+
+    The path is shown as typed, or quoted and cut when it is long or holds control
+    characters (which would otherwise reach the terminal raw).  A NUL is refused here:
+    no file can be named with one.
+    """
+    text = str(path)
+    plain = len(text) <= MAX_SHOWN_PATH and not holds_control_characters(text)
+    where = f"{option} {text if plain else shown(text)}"
+    if "\x00" in text:
+        raise InputError(f"{where}: a file name cannot hold a NUL character")
+    return where
 
 
 def check_batch_id(batch_id: str, *, field: str = "BATCH_ID") -> str:
