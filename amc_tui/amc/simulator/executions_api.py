@@ -19,6 +19,7 @@ from amc_tui.amc.simulator.config import SimInstance
 from amc_tui.amc.simulator.faults import (
     draw_fault,
     dropped,
+    dropped_before_acting,
     random_sql_error,
     server_error_response,
     sql_compile_error,
@@ -74,7 +75,7 @@ def create(state: SimulatorState, request: Request, instance: SimInstance) -> Re
     elif script in ("400", "sql_error"):
         return sql_error_response(sql_error_text)
     elif script == "reset":
-        return dropped(state, error(503, "The connection was dropped"))
+        return dropped_before_acting(state)
 
     try:
         body = parse_create_body(request.body)

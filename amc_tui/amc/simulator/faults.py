@@ -61,8 +61,18 @@ def dropped(state: SimulatorState, response: Response) -> Response:
     if not isinstance(response.body, bytes) or not response.body:
         response = error(502, "The connection was dropped")
     response.cut_short = True
-    response.headers = [(k, v) for k, v in response.headers if k.lower() != "location"]
+    response.headers = without_location(response.headers)
     return response
+
+
+def dropped_before_acting(state: SimulatorState) -> Response:
+    """A connection dropped before the call was carried out (nothing was done)."""
+    return dropped(state, error(503, "The connection was dropped"))
+
+
+def without_location(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` without ``Location`` (an answer that names nothing)."""
+    return [(k, v) for k, v in headers if k.lower() != "location"]
 
 
 def draw_fault(state: SimulatorState, rng: random.Random) -> Response | None:

@@ -13,9 +13,15 @@ import asyncio
 import json
 from collections.abc import Callable
 
-from amc_tui.amc.simulator.asgi import Response, error
+from amc_tui.amc.simulator.asgi import Response
 from amc_tui.amc.simulator.config import OperationKey, OperationOutcome
-from amc_tui.amc.simulator.faults import dropped, server_error_response, throttle_response
+from amc_tui.amc.simulator.faults import (
+    dropped,
+    dropped_before_acting,
+    server_error_response,
+    throttle_response,
+    without_location,
+)
 from amc_tui.amc.simulator.state import SimulatorState
 
 _BEFORE_ERRORS = {"500": 500, "502": 502, "503": 503, "504": 504}
@@ -45,7 +51,7 @@ async def answer_with_knobs(
     if outcome in _BEFORE_ERRORS:
         return server_error_response(_BEFORE_ERRORS[outcome])
     if outcome == "reset":
-        return dropped(state, error(503, "The connection was dropped"))
+        return dropped_before_acting(state)
     response = handle()
     if outcome == "reset_after":
         return dropped(state, response)
@@ -63,17 +69,13 @@ async def answer_with_knobs(
     return response
 
 
-def _without_location(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in headers if k.lower() != "location"]
-
-
 def _malformed(response: Response) -> Response:
-    return Response(response.status, MALFORMED_BODY, _without_location(response.headers))
+    return Response(response.status, MALFORMED_BODY, without_location(response.headers))
 
 
 def _incomplete(response: Response) -> Response:
     body = json.dumps({"requestId": "simulated-incomplete-answer"}).encode()
-    return Response(response.status, body, _without_location(response.headers))
+    return Response(response.status, body, without_location(response.headers))
 
 
 def _padded(response: Response) -> Response:
