@@ -53,6 +53,12 @@ def shown(text: str, limit: int = SHOWN_CHARACTERS) -> str:
     return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
 
+def refuse_control_characters(value: str, label: str) -> None:
+    """An InputError ``LABEL: control characters are not allowed`` if ``value`` holds any."""
+    if holds_control_characters(value):
+        raise InputError(f"{label}: control characters are not allowed")
+
+
 def path_option(option: str, path: Path) -> str:
     """``OPTION PATH`` for a message about a file the operator named.
 
@@ -77,8 +83,7 @@ def check_batch_id(batch_id: str, *, field: str = "BATCH_ID") -> str:
             f"{field} {shown(batch_id)}: {len(batch_id)} characters; a batch id has "
             "about 14 (see amc-tui history)"
         )
-    if holds_control_characters(batch_id):
-        raise InputError(f"{field} {shown(batch_id)}: control characters are not allowed")
+    refuse_control_characters(batch_id, f"{field} {shown(batch_id)}")
     return batch_id
 
 
@@ -103,10 +108,7 @@ def split_instance_refs(values: Iterable[str], *, option: str = "--instances") -
                     f"{option}: instance id {shown(ref)} has {len(ref)} characters; "
                     f"at most {MAX_REF_LENGTH}"
                 )
-            if holds_control_characters(ref):
-                raise InputError(
-                    f"{option}: instance id {shown(ref)}: control characters are not allowed"
-                )
+            refuse_control_characters(ref, f"{option}: instance id {shown(ref)}")
             refs.append(ref)
     return refs
 
@@ -156,8 +158,7 @@ def check_name(name: str) -> str:
     name = name.strip()
     if len(name) > MAX_NAME_LENGTH:
         raise InputError(f"--name: {len(name)} characters; at most {MAX_NAME_LENGTH}")
-    if holds_control_characters(name):
-        raise InputError(f"--name {name!r}: control characters are not allowed")
+    refuse_control_characters(name, f"--name {name!r}")
     return name
 
 
@@ -218,10 +219,7 @@ def build_query(
                 f"--workflow-id {shown(workflow_id)}: {len(workflow_id.strip())} characters; "
                 f"1 to {MAX_REF_LENGTH}"
             )
-        if holds_control_characters(workflow_id):
-            raise InputError(
-                f"--workflow-id {shown(workflow_id)}: control characters are not allowed"
-            )
+        refuse_control_characters(workflow_id, f"--workflow-id {shown(workflow_id)}")
     try:
         return QuerySpec(
             sql=sql,
