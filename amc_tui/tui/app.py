@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -31,6 +32,9 @@ from amc_tui.tui.live import LiveBatch
 from amc_tui.tui.messages import BatchUpdated, EngineUpdate
 from amc_tui.tui.services import Clock, TuiServices
 from amc_tui.tui.stop_signals import StopSignals
+
+if TYPE_CHECKING:
+    from amc_tui.tui.screens.history import HistoryScreen
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +114,10 @@ class AmcApp(App[int]):
             return
         if self.services.runner is not None:
             self.services.runner.events.add_listener(self._on_engine_event)
-        from amc_tui.tui.screens.history import HistoryScreen
         from amc_tui.tui.screens.instances import InstancesScreen
 
         if self.read_only:
-            await self.push_screen(HistoryScreen())
+            await self.push_screen(await self.history_screen())
         else:
             await self.push_screen(InstancesScreen())
             if self._offer_resume:
@@ -401,7 +404,19 @@ class AmcApp(App[int]):
         from amc_tui.tui.screens.history import HistoryScreen
 
         if not isinstance(self.screen, HistoryScreen):
-            await self.push_screen(HistoryScreen())
+            await self.push_screen(await self.history_screen())
+
+    async def history_screen(self) -> HistoryScreen:
+        """A history screen with its first page read already, so that its first frame
+        shows the rows (one frame, not "Loading…" then the rows).  If the read fails,
+        the screen reads again itself and shows the error."""
+        from amc_tui.tui.screens.history import PAGE_SIZE, HistoryScreen
+
+        try:
+            page = await self.services.store.list_batches(limit=PAGE_SIZE)
+        except AmcTuiError:
+            return HistoryScreen()
+        return HistoryScreen(first_page=page)
 
     async def action_new_batch(self) -> None:
         """Back to the instances screen (the start of a new batch)."""

@@ -27,7 +27,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Label, Select, Static, TextArea
+from textual.widgets import Header, Input, Label, Select, Static, TextArea
 
 from amc_tui.domain import Batch, Instance, InstanceType, QuerySpec, TimeWindow, TimeWindowType
 from amc_tui.engine.validation import build_batch, build_query, build_time_window, check_name
@@ -37,6 +37,7 @@ from amc_tui.query_library import LibraryQuery, load_library
 from amc_tui.settings import EngineSettings
 from amc_tui.tui.format import clip
 from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class ConfirmScreen(AmcScreen):
             yield Static(id="warnings", classes="warning-text")
             yield Static(id="launch-error", classes="field-error")
         yield RunningBar()
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         for field in ERROR_FIELDS:

@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.markup import escape
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Header, Input, Static
 
 from amc_tui.domain import BatchCounts, BatchStatus, BatchSummary, ExecutionStatus
 from amc_tui.errors import AmcTuiError, StoreError
@@ -32,7 +32,9 @@ from amc_tui.tui.format import EXECUTION_LOOK, batch_state, clip, local_time
 from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen
 from amc_tui.tui.screens.dialogs import ConfirmDialog, PromptScreen
+from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
+from amc_tui.tui.widgets.table import FixedTable
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +117,12 @@ class HistoryScreen(AmcScreen):
     HistoryScreen #history-status { height: 1; padding: 0 1; color: $text-muted; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, first_page: list[BatchSummary] | None = None) -> None:
+        """``first_page``: the newest batches, read already (the screen then opens
+        with its rows in its first frame); else the screen reads them when mounted."""
         super().__init__()
+        self._first_page = first_page
+        self._read_on_resume = first_page is None
         self.summaries: list[BatchSummary] = []
         """The loaded rows, newest first (what the table shows)."""
         self.search = ""
@@ -135,10 +141,10 @@ class HistoryScreen(AmcScreen):
         with Horizontal(id="history-filter-line"):
             yield Static("Search:", id="history-filter-label")
             yield Input(placeholder="part of a batch id or name", id="history-filter")
-        yield DataTable(id="history-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        yield FixedTable(id="history-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
         yield Static("Loading…", id="history-status")
         yield RunningBar()
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def table(self) -> DataTable[object]:
@@ -154,7 +160,12 @@ class HistoryScreen(AmcScreen):
             gap = 0 if key == "counts" else 1
             self.table.add_column(heading, key=key, width=self.widths[key] + gap)
         self.table.focus()
-        self.load_first_page()
+        if self._first_page is None:
+            self.load_first_page()
+        else:
+            self._generation += 1
+            self.took_first_page(self._first_page, "")
+            self._first_page = None
         self.set_interval(1.0, self.tick)
 
     # --- rows -------------------------------------------------------------------------
@@ -227,6 +238,10 @@ class HistoryScreen(AmcScreen):
         except AmcTuiError as error:
             return self.failed(error)
         self._generation += 1  # a next page read meanwhile belongs to the old rows
+        self.took_first_page(page, search)
+
+    def took_first_page(self, page: list[BatchSummary], search: str) -> None:
+        """Show the first page read with ``search`` (see :meth:`load_first_page`)."""
         fresh = {s.id: s for s in page}
         rows = [fresh.pop(s.id, s) for s in self.summaries] if search == self.search else []
         if len(fresh) == len(page):  # nothing in common: start afresh
@@ -276,8 +291,9 @@ class HistoryScreen(AmcScreen):
         self.load_if_near_end()
 
     def on_screen_resume(self) -> None:
-        if self.loaded:  # batches launched meanwhile go on top
+        if self.loaded and self._read_on_resume:  # batches launched meanwhile go on top
             self.load_first_page()
+        self._read_on_resume = True  # (not on the first showing of a page read already)
 
     def on_batch_updated(self, message: BatchUpdated) -> None:
         # AmcScreen.on_batch_updated (the running bar) runs too: Textual calls the

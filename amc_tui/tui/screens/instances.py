@@ -19,13 +19,14 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, Label, LoadingIndicator, Static
+from textual.widgets import DataTable, Header, Input, Label, LoadingIndicator, Static
 
 from amc_tui.domain import Execution, Instance, InstanceType
 from amc_tui.errors import AmcTuiError
 from amc_tui.tui.format import clip, execution_state, since
 from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class InstancesScreen(AmcScreen):
             yield LoadingIndicator(id="loading")
             yield Static(id="instances-status")
         yield RunningBar()
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def table(self) -> DataTable[object]:

@@ -1,0 +1,162 @@
+"""What keeps screens quick to open: the footer rebuilt only when its keys change, the
+tables not measuring cells whose width is fixed, the history's first page read before
+its screen is shown.  (The times are measured by ``bench/history_scale.py``; these
+tests assert the behaviour those times rest on.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+from textual.widgets._footer import FooterKey
+from tui_support import make_app, tui_settings, wait_for
+
+from amc_tui.tui.screens.history import HistoryScreen
+from amc_tui.tui.screens.instances import InstancesScreen
+from amc_tui.tui.widgets.footer import KeysFooter
+from amc_tui.tui.widgets.table import FixedTable
+
+# --- the footer -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recomposes(monkeypatch: pytest.MonkeyPatch) -> list[KeysFooter]:
+    """Every KeysFooter rebuild, in order."""
+    made: list[KeysFooter] = []
+    rebuild = KeysFooter.recompose
+
+    async def counted(self: KeysFooter) -> None:
+        made.append(self)
+        await rebuild(self)
+
+    monkeypatch.setattr(KeysFooter, "recompose", counted)
+    return made
+
+
+def shown_keys(footer: KeysFooter) -> list[str]:
+    return [key.key for key in footer.query(FooterKey)]
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(
+    tmp_path: Path, recomposes: list[KeysFooter]
+) -> None:
+    app = make_app(tmp_path, read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history")
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await pilot.pause(0.3)
+        footer = screen.query_one(KeysFooter)
+        before = len(recomposes)
+        keys = shown_keys(footer)
+        assert "slash" in keys  # the footer shows the screen's keys
+        for _ in range(5):
+            screen.refresh_bindings()
+            await pilot.pause(0.05)
+        assert len(recomposes) == before  # the same keys: nothing rebuilt
+        screen.action_filter()  # the filter box takes the focus: other keys apply
+        await pilot.pause(0.3)
+        assert len(recomposes) == before + 1
+        assert shown_keys(footer) != keys
+
+
+async def test_changes_in_one_refresh_rebuild_the_footer_once(
+    tmp_path: Path, recomposes: list[KeysFooter]
+) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen), what="instances")
+        await pilot.pause(0.3)
+        footer = app.screen.query_one(KeysFooter)
+        before = len(recomposes)
+        for _ in range(3):
+            footer.bindings_changed(app.screen)
+        await pilot.pause(0.3)
+        assert len(recomposes) <= before + 1
+
+
+# --- the tables -------------------------------------------------------------------------
+
+
+class Tables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield FixedTable(id="fixed")
+        yield DataTable(id="plain")
+        yield FixedTable(id="auto")
+
+
+def fill(table: DataTable[Any], *, auto: bool) -> None:
+    table.add_column("Name", key="name", width=None if auto else 10)
+    table.add_column("State", key="state", width=8)
+    for n in range(50):
+        table.add_row(f"a rather long name {n}", "running")
+
+
+async def test_a_table_of_fixed_columns_does_not_measure_its_rows() -> None:
+    app = Tables()
+    async with app.run_test(size=(120, 60)) as pilot:
+        fixed = app.query_one("#fixed", FixedTable)
+        plain = app.query_one("#plain", DataTable)
+        auto = app.query_one("#auto", FixedTable)
+        fill(fixed, auto=False)
+        fill(plain, auto=False)
+        fill(auto, auto=True)
+        await pilot.pause(0.2)
+        name = fixed.columns[next(iter(fixed.columns))]
+        plain_name = plain.columns[next(iter(plain.columns))]
+        auto_name = auto.columns[next(iter(auto.columns))]
+        assert plain_name.content_width == len("a rather long name 49")  # Textual measured
+        assert name.content_width == len("Name")  # not measured: the width is fixed
+        assert auto_name.content_width == len("a rather long name 49")  # auto: measured
+        # Same size and same cells as the plain table.
+        assert fixed.virtual_size == plain.virtual_size
+        assert fixed.get_row_at(49) == plain.get_row_at(49)
+        assert fixed.row_count == 50
+
+
+# --- the history ------------------------------------------------------------------------
+
+
+async def test_h_reads_the_first_page_once_before_the_screen_shows(tmp_path: Path) -> None:
+    from store_support import make_batch
+
+    from amc_tui.store.history import HistoryStore
+
+    settings = tui_settings(tmp_path)
+    async with await HistoryStore.open(settings.paths.history_db) as store:
+        for n in range(3):
+            await store.create_batch(make_batch(["a"], name=f"batch {n}"))
+    app = make_app(tmp_path, settings=settings, offer_resume=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen), what="instances")
+        store = app.services.store
+        reads = []
+        list_batches = store.list_batches
+
+        async def counted(**kwargs: Any) -> Any:
+            reads.append(kwargs)
+            return await list_batches(**kwargs)
+
+        store.list_batches = counted  # type: ignore[method-assign]
+        shown_at_mount: list[int] = []
+        on_mount = HistoryScreen.on_mount
+
+        def mounted(screen: HistoryScreen) -> None:
+            on_mount(screen)
+            shown_at_mount.append(screen.table.row_count)
+
+        HistoryScreen.on_mount = mounted  # type: ignore[method-assign]
+        try:
+            await pilot.press("h")
+            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history")
+            await pilot.pause(0.3)
+        finally:
+            HistoryScreen.on_mount = on_mount  # type: ignore[method-assign]
+        assert shown_at_mount == [3]  # the rows are there when the screen is first drawn
+        assert len(reads) == 1  # and not read again when the screen shows
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        assert screen.table.row_count == 3
