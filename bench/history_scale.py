@@ -249,6 +249,7 @@ def run_cli(data_dir: Path, runs: int) -> tuple[list[float], float, int]:
     """``amc-tui history --json --limit 50``: wall times, worst peak RSS (MB), rows."""
     program = Path(sys.executable).parent / "amc-tui"
     home = data_dir.parent
+    (home / "config.toml").write_text("")
     env = {
         **os.environ,
         "HOME": str(home),
