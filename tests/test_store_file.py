@@ -235,3 +235,13 @@ async def test_read_only_data_dir_is_refused(tmp_path: Path) -> None:
     with unwritable(data_dir), pytest.raises(StoreError) as caught:
         await HistoryStore.open(data_dir / "history.db")
     assert str(data_dir / "history.db") in str(caught.value)
+
+
+def test_an_sqlite_too_old_for_the_store_is_refused_by_name() -> None:
+    from amc_tui.store.database import check_sqlite_version
+
+    check_sqlite_version((3, 35, 0))
+    with pytest.raises(
+        StoreError, match=r"needs SQLite 3\.35\.0 or newer; this Python has SQLite 3\.34\.1"
+    ):
+        check_sqlite_version((3, 34, 1))

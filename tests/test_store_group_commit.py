@@ -2,7 +2,8 @@
 
 The worker thread is held busy (by a read that waits for an event, or by another
 connection holding the write lock) while writes are asked for, so that they queue up
-deterministically; nothing here waits a fixed time for anything.
+deterministically; nothing here waits a fixed time for anything.  The last tests run
+the real engine in a burst and look at each event's change from another connection.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from engine_support import fast_engine, fast_simulator, make_env, wait_until
 from store_support import make_batch, stored_batch
 
+from amc_tui.amc.simulator import SimulatorConfig
+from amc_tui.amc.simulator.config import SimInstance
+from amc_tui.amc.simulator.demo_data import demo_instances
 from amc_tui.domain import Batch, ExecutionStatus
+from amc_tui.engine.events import BatchStarted, EngineEvent, ExecutionChanged
 from amc_tui.errors import IllegalTransitionError, StoreError
 from amc_tui.store import HistoryStore
 from amc_tui.store import executions as execution_queries
@@ -301,6 +307,100 @@ async def test_close_finishes_the_writes_already_asked_for(tmp_path: Path) -> No
         await store.start_attempt(ids_of(batch)[0])
     seen = statuses_seen_by_another_connection(path, batch.id)
     assert seen == dict.fromkeys(ids_of(batch), "SUBMITTING")
+
+
+async def test_a_write_transaction_undone_inside_a_group_write(store: HistoryStore) -> None:
+    """A write's write_transaction works in the savepoint the worker opened for the
+    write: when its block fails and the write goes on, only that block is undone."""
+    batch = await stored_batch(store, [f"instance {n:02d}" for n in range(6)])
+    undone, kept, *others = ids_of(batch)
+    commits = store.commit_count
+
+    def fail_one_block_then_go_on(conn: sqlite3.Connection) -> str:
+        move = "UPDATE executions SET error_message = ? WHERE id = ?"
+        with contextlib.suppress(ValueError), write_transaction(conn):
+            conn.execute(move, ("undone", undone))
+            raise ValueError("undo only this block")
+        with write_transaction(conn):
+            conn.execute(move, ("kept", kept))
+        return "done"
+
+    async with worker_held(store):
+        tasks = [asyncio.create_task(store.start_attempt(i)) for i in others[:2]]
+        tasks.append(asyncio.create_task(store._write(fail_one_block_then_go_on)))
+        tasks += [asyncio.create_task(store.start_attempt(i)) for i in others[2:]]
+    answers = await asyncio.gather(*tasks)
+
+    assert answers[2] == "done"
+    assert store.commit_count == commits + 1
+    messages = {e.id: e.error_message for e in await store.list_executions(batch.id)}
+    assert messages == {undone: None, kept: "kept", **dict.fromkeys(others, None)}
+    seen = statuses_seen_by_another_connection(store.path, batch.id)
+    assert seen == {undone: "QUEUED", kept: "QUEUED", **dict.fromkeys(others, "SUBMITTING")}
+
+
+def many_instances(n: int) -> list[SimInstance]:
+    """``n`` instances of the demo account (its instances repeated under new ids)."""
+    account = SimulatorConfig().advertiser_id
+    base = [i for i in demo_instances() if i.advertiser_id == account]
+    return [
+        base[k % len(base)].model_copy(
+            update={"instance_id": f"amcburst{k:04d}", "instance_name": f"burst {k:04d}"}
+        )
+        for k in range(n)
+    ]
+
+
+async def test_engine_events_come_after_their_commit_in_a_burst(
+    store: HistoryStore, tmp_path: Path
+) -> None:
+    """The real engine at concurrency 50.  Its writes are made to pile up behind a held
+    worker (so they share commits), and each ExecutionChanged, at the moment it is
+    emitted, is already visible to another connection: committed, then emitted."""
+    n, concurrency = 100, 50
+    env = await make_env(tmp_path, store, fast_simulator(instances=many_instances(n)))
+    try:
+        batch = await env.new_batch(n, max_concurrency=concurrency)
+        runner = env.runner(fast_engine(max_concurrent_executions=concurrency))
+        reader = sqlite3.connect(store.path, isolation_level=None)
+        release = threading.Event()
+        holds: list[asyncio.Future[None]] = []
+        emitted: list[tuple[int, str, str]] = []
+
+        def hold(conn: sqlite3.Connection) -> None:
+            if not release.wait(timeout=60):
+                raise TimeoutError("the test never let the worker go")
+
+        def look(event: EngineEvent) -> None:
+            if isinstance(event, BatchStarted) and not holds:
+                holds.append(asyncio.ensure_future(store._read(hold)))
+            elif isinstance(event, ExecutionChanged):
+                execution_id = event.execution.id or 0
+                row = reader.execute(
+                    "SELECT status FROM executions WHERE id = ?", (execution_id,)
+                ).fetchone()
+                emitted.append((execution_id, event.execution.status.value, str(row[0])))
+
+        runner.events.add_listener(look)
+        commits = store.commit_count
+        running = asyncio.create_task(runner.run(batch.id))
+        try:
+            # Every slot ends up waiting for a write behind the held worker.
+            await wait_until(lambda: len(store._worker._queue) >= concurrency)
+        finally:
+            release.set()
+        final = await running
+        await asyncio.gather(*holds)
+        reader.close()
+    finally:
+        await env.client.aclose()
+
+    assert [e.status for e in final.executions] == [S.SUCCEEDED] * n
+    late = [(i, status, stored) for i, status, stored in emitted if stored != status]
+    assert not late, f"events emitted before their change was committed: {late[:5]}"
+    assert {i for i, _, _ in emitted} == set(ids_of(batch))
+    # The held writes shared one commit: fewer commits than changes.
+    assert store.commit_count - commits < len(emitted)
 
 
 def test_write_transaction_nests_as_a_savepoint() -> None:

@@ -5,6 +5,8 @@ Each function takes the store's connection and runs on the store's worker thread
 write runs inside one :func:`~amc_tui.store.database.write_transaction`, so a state
 change is checked against the state machine (:data:`~amc_tui.domain.EXECUTION_TRANSITIONS`)
 and applied whole or not at all; the worker commits it (:mod:`amc_tui.store.worker`).
+The engine's writes are few statements each (the check is in the UPDATE's WHERE
+clause, the row comes back with RETURNING), since they are the store's busiest path.
 
 The engine's combined writes live here too: :func:`start_attempt` (move to SUBMITTING
 and begin an attempt) and :func:`finish_attempt` (end an attempt and maybe move the
@@ -13,11 +15,14 @@ execution), each one transaction, so one state change costs one commit.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Collection
+from typing import cast
 
 from amc_tui.domain import (
+    EXECUTION_TRANSITIONS,
     Attempt,
     Execution,
     ExecutionStatus,
@@ -105,6 +110,11 @@ def _stored(conn: sqlite3.Connection, execution_id: int) -> Execution:
 
 
 # --- the steps writes are made of (inside a transaction) -------------------------------
+#
+# On the engine's path each step is one statement: the state machine is checked in the
+# UPDATE's WHERE clause (the statuses a move may start from, taken from
+# EXECUTION_TRANSITIONS), and RETURNING gives the row back.  Only when no row matched
+# is the stored status read, to raise the error the check would have raised.
 
 
 def _status_of(conn: sqlite3.Connection, execution_id: int) -> tuple[ExecutionStatus, int]:
@@ -117,17 +127,52 @@ def _status_of(conn: sqlite3.Connection, execution_id: int) -> tuple[ExecutionSt
     return ExecutionStatus(row["status"]), int(row["attempts"])
 
 
-_MOVE = """
-UPDATE executions SET
-    status = ?,
-    updated_at = ?,
-    submitted_at = CASE WHEN ? THEN ? ELSE submitted_at END,
-    finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
-    amc_execution_id = coalesce(?, amc_execution_id),
-    error_category = coalesce(?, error_category),
-    error_message = coalesce(?, error_message)
-WHERE id = ?
-"""
+def _refused(conn: sqlite3.Connection, execution_id: int, new_status: ExecutionStatus) -> Exception:
+    """Why no row matched a move to ``new_status``: an unknown execution, or a move the
+    state machine does not allow (raised from here)."""
+    old, _ = _status_of(conn, execution_id)
+    check_execution_transition(old, new_status)
+    return StoreError(f"Execution {execution_id} could not be moved from {old} to {new_status}")
+
+
+def _sql_list(statuses: Collection[ExecutionStatus]) -> str:
+    return ", ".join(f"'{s.value}'" for s in sorted(statuses)) or "NULL"
+
+
+def _sources(new_status: ExecutionStatus) -> list[ExecutionStatus]:
+    """The statuses an execution may move to ``new_status`` from."""
+    return [old for old, news in EXECUTION_TRANSITIONS.items() if new_status in news]
+
+
+@functools.cache
+def _move_sql(
+    new_status: ExecutionStatus, with_amc_id: bool, with_category: bool, with_message: bool
+) -> str:
+    """The UPDATE of one move, setting only the columns it changes.
+
+    (Measured a little cheaper for SQLite than one statement for every move that keeps
+    the other columns with CASE and coalesce().)  The flags say which optional values
+    are given; the parameters are the status, the time (once per time column), each
+    value given, then the execution id.  The WHERE clause allows only the statuses the
+    state machine lets the move start from; it returns the updated row, or no row.
+    """
+    columns = ["status", "updated_at"]
+    if new_status is ExecutionStatus.SUBMITTING:
+        columns.append("submitted_at")
+    if new_status.is_terminal:
+        columns.append("finished_at")
+    optional = {
+        "amc_execution_id": with_amc_id,
+        "error_category": with_category,
+        "error_message": with_message,
+    }
+    columns += [name for name, given in optional.items() if given]
+    sets = ", ".join(f"{name} = ?" for name in columns)
+    sources = _sql_list(_sources(new_status))
+    return (
+        f"UPDATE executions SET {sets} "  # noqa: S608 (column names and statuses: constants)
+        f"WHERE id = ? AND status IN ({sources}) RETURNING *"
+    )
 
 
 def _move(
@@ -138,39 +183,67 @@ def _move(
     error_category: ErrorCategory | None,
     error_message: str | None,
     now: str,
-) -> None:
-    """Check ``old -> new_status`` against the state machine, then apply it."""
-    old, _ = _status_of(conn, execution_id)
-    check_execution_transition(old, new_status)
-    conn.execute(
-        _MOVE,
-        (
-            new_status.value,
-            now,
-            new_status is ExecutionStatus.SUBMITTING,
-            now,
-            new_status.is_terminal,
-            now,
-            amc_execution_id,
-            error_category.value if error_category else None,
-            error_message,
-            execution_id,
-        ),
+) -> sqlite3.Row:
+    """Apply ``old -> new_status`` if the state machine allows it; the updated row.
+
+    ``submitted_at`` is set on entering SUBMITTING and ``finished_at`` on entering a
+    terminal status; the AMC id and the error are set when given (None keeps them).
+    """
+    sql = _move_sql(
+        new_status,
+        amc_execution_id is not None,
+        error_category is not None,
+        error_message is not None,
     )
+    params: list[object] = [new_status.value, now]
+    if new_status is ExecutionStatus.SUBMITTING:
+        params.append(now)
+    if new_status.is_terminal:
+        params.append(now)
+    if amc_execution_id is not None:
+        params.append(amc_execution_id)
+    if error_category is not None:
+        params.append(error_category.value)
+    if error_message is not None:
+        params.append(error_message)
+    params.append(execution_id)
+    rows = conn.execute(sql, params).fetchall()
+    if not rows:
+        raise _refused(conn, execution_id, new_status)
+    return cast(sqlite3.Row, rows[0])
 
 
-def _add_attempt(conn: sqlite3.Connection, execution_id: int, now: str) -> int:
-    """Insert the execution's next attempt and count it; return its number."""
-    number = _status_of(conn, execution_id)[1] + 1
-    conn.execute(
-        "INSERT INTO attempts (execution_id, number, started_at) VALUES (?, ?, ?)",
-        (execution_id, number, now),
-    )
-    conn.execute(
-        "UPDATE executions SET attempts = ?, updated_at = ? WHERE id = ?",
-        (number, now, execution_id),
-    )
-    return number
+_START_TEMPLATE = """
+UPDATE executions SET
+    status = '{submitting}',
+    updated_at = ?,
+    submitted_at = CASE WHEN status = '{submitting}' THEN submitted_at ELSE ? END,
+    attempts = attempts + 1
+WHERE id = ? AND status IN ({sources})
+RETURNING *
+"""
+_START = _START_TEMPLATE.format(
+    submitting=ExecutionStatus.SUBMITTING.value,
+    sources=_sql_list({ExecutionStatus.SUBMITTING, *_sources(ExecutionStatus.SUBMITTING)}),
+)
+"""SUBMITTING (entered, or kept by a retry) with one attempt more, in one statement."""
+
+_COUNT_ATTEMPT = "UPDATE executions SET attempts = attempts + 1, updated_at = ? WHERE id = ?"
+
+_ADD_ATTEMPT = """
+INSERT INTO attempts (execution_id, number, started_at) VALUES (?, ?, ?) RETURNING *
+"""
+
+
+def _add_attempt(conn: sqlite3.Connection, execution_id: int, number: int, now: str) -> sqlite3.Row:
+    """Insert attempt ``number`` (already counted on the execution); its row."""
+    return cast(sqlite3.Row, conn.execute(_ADD_ATTEMPT, (execution_id, number, now)).fetchall()[0])
+
+
+_CLOSE_ATTEMPT = """
+UPDATE attempts SET finished_at = ?, error_category = ?, error_message = ?, retry_delay = ?
+WHERE execution_id = ? AND number = ? AND finished_at IS NULL
+"""
 
 
 def _close_attempt(
@@ -182,21 +255,10 @@ def _close_attempt(
     retry_delay: float | None,
     now: str,
 ) -> None:
-    """Mark attempt ``number`` ended; StoreError if it is unknown or already ended."""
-    row = conn.execute(
-        "SELECT finished_at FROM attempts WHERE execution_id = ? AND number = ?",
-        (execution_id, number),
-    ).fetchone()
-    if row is None:
-        raise StoreError(f"Execution {execution_id} has no attempt {number} in the history")
-    if row["finished_at"] is not None:
-        raise StoreError(f"Attempt {number} of execution {execution_id} has already ended")
-    conn.execute(
-        """
-        UPDATE attempts SET finished_at = ?, error_category = ?, error_message = ?,
-                            retry_delay = ?
-        WHERE execution_id = ? AND number = ?
-        """,
+    """Mark attempt ``number`` ended; StoreError if the execution or the attempt is
+    unknown, or the attempt already ended."""
+    closed = conn.execute(
+        _CLOSE_ATTEMPT,
         (
             now,
             error_category.value if error_category else None,
@@ -205,7 +267,17 @@ def _close_attempt(
             execution_id,
             number,
         ),
-    )
+    ).rowcount
+    if closed == 1:
+        return
+    _status_of(conn, execution_id)  # an unknown execution is named as such
+    row = conn.execute(
+        "SELECT finished_at FROM attempts WHERE execution_id = ? AND number = ?",
+        (execution_id, number),
+    ).fetchone()
+    if row is None:
+        raise StoreError(f"Execution {execution_id} has no attempt {number} in the history")
+    raise StoreError(f"Attempt {number} of execution {execution_id} has already ended")
 
 
 # --- writes ----------------------------------------------------------------------------
@@ -221,14 +293,18 @@ def transition_execution(
 ) -> Execution:
     now = to_db_time(utc_now())
     with write_transaction(conn):
-        _move(conn, execution_id, new_status, amc_execution_id, error_category, error_message, now)
-        return _stored(conn, execution_id)
+        row = _move(
+            conn, execution_id, new_status, amc_execution_id, error_category, error_message, now
+        )
+        return row_to_execution(row)
 
 
 def begin_attempt(conn: sqlite3.Connection, execution_id: int) -> Attempt:
     now = to_db_time(utc_now())
     with write_transaction(conn):
-        return _get_attempt(conn, execution_id, _add_attempt(conn, execution_id, now))
+        _, attempts = _status_of(conn, execution_id)
+        conn.execute(_COUNT_ATTEMPT, (now, execution_id))
+        return row_to_attempt(_add_attempt(conn, execution_id, attempts + 1, now))
 
 
 def end_attempt(
@@ -249,11 +325,12 @@ def start_attempt(conn: sqlite3.Connection, execution_id: int) -> tuple[Executio
     """SUBMITTING (unless it already is: a retry), then the next attempt, at once."""
     now = to_db_time(utc_now())
     with write_transaction(conn):
-        status, _ = _status_of(conn, execution_id)
-        if status is not ExecutionStatus.SUBMITTING:
-            _move(conn, execution_id, ExecutionStatus.SUBMITTING, None, None, None, now)
-        number = _add_attempt(conn, execution_id, now)
-        return _stored(conn, execution_id), _get_attempt(conn, execution_id, number)
+        rows = conn.execute(_START, (now, now, execution_id)).fetchall()
+        if not rows:
+            raise _refused(conn, execution_id, ExecutionStatus.SUBMITTING)
+        row = rows[0]
+        attempt = _add_attempt(conn, execution_id, int(row["attempts"]), now)
+        return row_to_execution(row), row_to_attempt(attempt)
 
 
 def finish_attempt(
@@ -269,19 +346,13 @@ def finish_attempt(
     """End attempt ``number`` and, if ``new_status`` is given, move the execution."""
     now = to_db_time(utc_now())
     with write_transaction(conn):
-        _status_of(conn, execution_id)  # an unknown execution is named as such
         _close_attempt(conn, execution_id, number, error_category, error_message, retry_delay, now)
-        if new_status is not None:
-            _move(
-                conn,
-                execution_id,
-                new_status,
-                amc_execution_id,
-                error_category,
-                error_message,
-                now,
-            )
-        return _stored(conn, execution_id)
+        if new_status is None:
+            return _stored(conn, execution_id)
+        row = _move(
+            conn, execution_id, new_status, amc_execution_id, error_category, error_message, now
+        )
+        return row_to_execution(row)
 
 
 _CANCEL_QUEUED = """

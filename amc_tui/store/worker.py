@@ -12,12 +12,16 @@ read as it comes, and runs writes in groups (group commit):
   :func:`~amc_tui.store.database.write_transaction` is its transaction, so a write
   alone costs what it did before writes were grouped.
 - A larger group is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` (``synchronous=FULL``).
-  Each write runs in its own ``SAVEPOINT``: a write that raises is rolled back alone
-  and only its awaiter gets the exception; the others are committed.
+  Each write runs in its own ``SAVEPOINT`` (which the write's own
+  :func:`~amc_tui.store.database.write_transaction` uses rather than nesting another):
+  a write that raises is rolled back alone and only its awaiter gets the exception;
+  the others are committed.
 - Every awaiter is answered only after the group's ``COMMIT`` returned, so a write
-  is never reported before it is on disk.  If ``BEGIN`` or ``COMMIT`` fails, each
-  write of the group fails with a :class:`~amc_tui.errors.StoreError`.  A group whose
-  writes all failed is rolled back instead of committed.
+  is never reported before it is on disk.  The answers of a group reach the event
+  loop in one callback (one wake-up of the loop per group, not one per write).  If
+  ``BEGIN`` or ``COMMIT`` fails, each write of the group fails with a
+  :class:`~amc_tui.errors.StoreError`.  A group whose writes all failed is rolled
+  back instead of committed.
 - If SQLite abandons the transaction midway (a full disk, an I/O error), the write
   that hit it and those already run in the group fail with a StoreError; the writes
   not yet run go on in a new transaction.
@@ -39,11 +43,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from amc_tui.errors import StoreError
 from amc_tui.store.database import (
-    SAVEPOINT,
+    RELEASE_SQL,
+    ROLLBACK_TO_SQL,
+    SAVEPOINT_SQL,
     StoreConnection,
     check_header,
     commit,
@@ -127,10 +133,28 @@ def _close_opened(future: Future[_Opened]) -> None:
         future.result()[0].close()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Write:
+    """A write asked for: its work, and the future its awaiter waits on in ``loop``."""
+
     work: Work[Any]
-    future: Future[Any]
+    loop: asyncio.AbstractEventLoop
+    waiter: asyncio.Future[Any]
+    answered: bool = False
+
+
+_Answer = tuple[asyncio.Future[Any], object, BaseException | None]
+
+
+def _settle(answers: list[_Answer]) -> None:
+    """Hand a group's answers to their awaiters (on their event loop, in one callback)."""
+    for waiter, result, error in answers:
+        if waiter.done():  # its awaiter was cancelled: only the answer is lost
+            continue
+        if error is None:
+            waiter.set_result(result)
+        else:
+            waiter.set_exception(error)
 
 
 class StoreWorker:
@@ -205,13 +229,19 @@ class StoreWorker:
         :func:`~amc_tui.store.database.write_transaction` (or none at all).
         """
         self._check_open()
-        future: Future[T] = Future()
+        loop = asyncio.get_running_loop()
+        write = _Write(work, loop, loop.create_future())
         with self._lock:
-            self._queue.append(_Write(work, future))
+            self._queue.append(write)
             schedule, self._group_scheduled = not self._group_scheduled, True
         if schedule:
             self._executor.submit(self._run_queued)
-        return await asyncio.wrap_future(future)
+        try:
+            return cast(T, await write.waiter)
+        except asyncio.CancelledError:
+            with self._lock, contextlib.suppress(ValueError):
+                self._queue.remove(write)  # still queued: dropped; else it runs to its end
+            raise
 
     def _check_open(self) -> None:
         if self._closed:
@@ -243,25 +273,23 @@ class StoreWorker:
     # --- group commit (on the worker thread) --------------------------------------------
 
     def _run_queued(self) -> None:
-        """Take every queued write not cancelled meanwhile, and run them as one group."""
+        """Take every queued write (a cancelled one is no longer queued); run them as one group."""
         with self._lock:
-            queued, self._queue = self._queue, []
+            group, self._queue = self._queue, []
             self._group_scheduled = False
-        group = [w for w in queued if w.future.set_running_or_notify_cancel()]
         try:
             if len(group) == 1:
                 self._run_alone(group[0])
                 return
-            while group:
-                group = self._run_group(group)
+            left = group
+            while left:
+                left = self._run_group(left)
         except BaseException as exc:
             # Not an error of a write (those are answered) but of the worker itself.
             self._rollback(self._conn)
-            for write in queued:
-                if not write.future.done():
-                    error = StoreError(f"The history file {self.path} could not be written")
-                    error.__cause__ = exc
-                    write.future.set_exception(error)
+            error = StoreError(f"The history file {self.path} could not be written")
+            error.__cause__ = exc
+            self._answer([], [(w, error) for w in group if not w.answered])
             raise
 
     def _run_alone(self, write: _Write) -> None:
@@ -295,9 +323,13 @@ class StoreWorker:
             return []
         for index, write in enumerate(group):
             try:
-                conn.execute(f"SAVEPOINT {SAVEPOINT}")
-                result = write.work(conn)
-                conn.execute(f"RELEASE {SAVEPOINT}")
+                conn.execute(SAVEPOINT_SQL)
+                conn.savepoint_unused = True  # the write's write_transaction works in it
+                try:
+                    result = write.work(conn)
+                finally:
+                    conn.savepoint_unused = False
+                conn.execute(RELEASE_SQL)
             except Exception as exc:
                 failed.append((write, self._error_of(exc)))
                 if not self._undo_write(conn):
@@ -315,8 +347,8 @@ class StoreWorker:
         if not conn.in_transaction:
             return False
         try:
-            conn.execute(f"ROLLBACK TO {SAVEPOINT}")
-            conn.execute(f"RELEASE {SAVEPOINT}")
+            conn.execute(ROLLBACK_TO_SQL)
+            conn.execute(RELEASE_SQL)
         except sqlite3.Error:
             self._rollback(conn)
             return False
@@ -352,7 +384,14 @@ class StoreWorker:
     def _answer(
         done: list[tuple[_Write, object]], failed: list[tuple[_Write, BaseException]]
     ) -> None:
+        """Answer these writes: one callback on their awaiters' event loop, not one each."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
         for write, result in done:
-            write.future.set_result(result)
+            write.answered = True
+            by_loop.setdefault(write.loop, []).append((write.waiter, result, None))
         for write, error in failed:
-            write.future.set_exception(error)
+            write.answered = True
+            by_loop.setdefault(write.loop, []).append((write.waiter, None, error))
+        for loop, answers in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, answers)
