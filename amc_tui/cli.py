@@ -11,7 +11,6 @@ after the subcommand.  Headless commands never import textual.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -238,6 +237,8 @@ _BATCH_COMMANDS = {
 
 
 def _run_async(factory: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    import asyncio  # here: `--help` and argument errors need no event loop
+
     return asyncio.run(factory())
 
 
