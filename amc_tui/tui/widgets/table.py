@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual.widgets import DataTable
-from textual.widgets.data_table import Row, RowKey
+from textual.widgets.data_table import RowKey
 
 
 class FixedTable(DataTable[object]):
@@ -23,10 +23,7 @@ class FixedTable(DataTable[object]):
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         new_rows = list(new_rows)
         fixed = all(not column.auto_width for column in self.columns.values())
-        if fixed and all(row.height == 1 and row.label is None for row in self._rows_of(new_rows)):
+        rows = [self.rows[key] for key in new_rows if key in self.rows]
+        if fixed and all(row.height == 1 and row.label is None for row in rows):
             new_rows = []  # nothing to measure; the table's size is still computed again
         super()._update_dimensions(new_rows)
-
-    def _rows_of(self, keys: Iterable[RowKey]) -> Iterable[Row]:
-        rows = self.rows
-        return (rows[key] for key in keys if key in rows)
