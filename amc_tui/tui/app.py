@@ -3,9 +3,11 @@
 The app opens :class:`~amc_tui.tui.services.TuiServices` when it mounts, runs each
 batch in a Textual worker (group ``batches``) driving the shared
 :class:`~amc_tui.engine.runner.BatchRunner`, and turns the runner's events into
-messages: it keeps one :class:`~amc_tui.tui.live.LiveBatch` per batch it shows and
-tells every screen which rows changed.  Screens call the methods here to launch,
-resume, cancel and open batches; they never drive the runner themselves.
+messages: it keeps one :class:`~amc_tui.tui.live.LiveBatch` per batch it shows, applies
+each event to it as it comes, and tells the screens which rows changed, at most 20
+times a second (:class:`~amc_tui.tui.updates.LiveUpdates`,
+:class:`~amc_tui.tui.screen_news.ScreenNews`).  Screens call the methods here to
+launch, resume, cancel and open batches; they never drive the runner themselves.
 
 Quitting while a batch runs asks first (cancel it, leave it running on AMC, or stay);
 batches left ``interrupted`` by an earlier run are offered for resume on start.
@@ -24,14 +26,16 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from amc_tui.domain import Batch, BatchStatus, Instance, QuerySpec, utc_now
-from amc_tui.engine.events import BatchFinished, EngineEvent
+from amc_tui.engine.events import BatchFinished
 from amc_tui.engine.locks import is_owned_elsewhere
 from amc_tui.errors import AmcTuiError
 from amc_tui.settings import Settings
+from amc_tui.tui.collector import CollectorTuning
 from amc_tui.tui.live import LiveBatch
-from amc_tui.tui.messages import BatchUpdated, EngineUpdate
+from amc_tui.tui.screen_news import ScreenNews, is_visible
 from amc_tui.tui.services import Clock, TuiServices
 from amc_tui.tui.stop_signals import StopSignals
+from amc_tui.tui.updates import LiveUpdates
 
 if TYPE_CHECKING:
     from amc_tui.tui.screens.history import HistoryScreen
@@ -76,6 +80,11 @@ class AmcApp(App[int]):
         self._offer_resume = offer_resume
         self._services: TuiServices | None = None
         self.live: dict[str, LiveBatch] = {}
+        self.news = ScreenNews(self)
+        self.updates = LiveUpdates(
+            self.live, now=self.now, tell=self.news.tell, announce=self._announce_later
+        )
+        self.collector = CollectorTuning()
         self.startup_error: AmcTuiError | None = None
         self.sub_title = _subtitle(settings, read_only)
 
@@ -113,7 +122,8 @@ class AmcApp(App[int]):
             self.exit(3)
             return
         if self.services.runner is not None:
-            self.services.runner.events.add_listener(self._on_engine_event)
+            self.services.runner.events.add_listener(self.updates.on_event)
+        self.screen_change_signal.subscribe(self, self.news.screen_changed)
         from amc_tui.tui.screens.instances import InstancesScreen
 
         if self.read_only:
@@ -122,6 +132,7 @@ class AmcApp(App[int]):
             await self.push_screen(InstancesScreen())
             if self._offer_resume:
                 await self.offer_resume()
+        self.collector.start()  # see CollectorTuning: no long pauses under load
 
     def _stop_on_signal(self, code: int) -> None:
         self.exit(return_code=code)
@@ -129,6 +140,8 @@ class AmcApp(App[int]):
     async def on_unmount(self) -> None:
         if self._stop_signals is not None:
             self._stop_signals.remove()
+        self.updates.close()
+        self.collector.stop()
         if self._services is None:
             return
         runner = self._services.runner
@@ -140,27 +153,16 @@ class AmcApp(App[int]):
 
     # --- engine events ----------------------------------------------------------------
 
-    def _on_engine_event(self, event: EngineEvent) -> None:
-        self.post_message(EngineUpdate(event))
+    # The runner calls self.updates.on_event for each event (see LiveUpdates), which
+    # tells the screens through self.news (see ScreenNews).
 
-    def on_engine_update(self, message: EngineUpdate) -> None:
-        event = message.event
-        live = self.live.get(event.batch_id)
-        if live is None:
-            return
-        changed = live.apply(event, self.now())
-        finished = isinstance(event, BatchFinished)
-        self.broadcast(BatchUpdated(event.batch_id, frozenset(changed), finished))
-        if finished:
-            assert isinstance(event, BatchFinished)
-            self._announce_end(live, event)
+    def _announce_later(self, live: LiveBatch, event: BatchFinished) -> None:
+        # Called from the runner's listener: the notice is made in the app's own turn.
+        self.call_later(self._announce_end, live, event)
 
-    def broadcast(self, message: BatchUpdated) -> None:
-        """Tell every screen on the stack (a dashboard may sit under a modal)."""
-        for screen in self.screen_stack:
-            screen.post_message(
-                BatchUpdated(message.batch_id, message.execution_ids, message.finished)
-            )
+    def is_visible(self, screen: Screen[object]) -> bool:
+        """Whether ``screen`` can be seen: on top, or under see-through screens only."""
+        return is_visible(self, screen)
 
     def _announce_end(self, live: LiveBatch, event: BatchFinished) -> None:
         counts = event.counts

@@ -1,10 +1,10 @@
 """The messages the app posts to its screens (dataclass messages, as in ``posting``).
 
 The runner's events arrive as plain callbacks (:mod:`amc_tui.engine.events`); the app
-wraps each one in :class:`EngineUpdate`, applies it to its
-:class:`~amc_tui.tui.live.LiveBatch`, and tells every screen which rows changed with
-:class:`BatchUpdated`, so a dashboard redraws single rows and never polls the store
-for batches run here.
+applies each one to its :class:`~amc_tui.tui.live.LiveBatch` as it comes and tells
+every screen which rows changed with :class:`BatchUpdated`, coalesced to at most 20
+a second (:mod:`amc_tui.tui.updates`), so a dashboard redraws only those rows and never
+polls the store for batches run here.
 """
 
 from __future__ import annotations
@@ -13,19 +13,13 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from amc_tui.engine.events import EngineEvent
-
-
-@dataclass
-class EngineUpdate(Message):
-    """An event of this process's runner (already committed to the store)."""
-
-    event: EngineEvent
-
 
 @dataclass
 class BatchUpdated(Message):
-    """The batch's live state changed: these executions' rows, and maybe its header."""
+    """The batch's live state changed: these executions' rows, and maybe its header.
+
+    The rows hold their latest state already; a screen draws them as they are now.
+    """
 
     batch_id: str
     execution_ids: frozenset[int]

@@ -3,9 +3,12 @@
 The header gives the batch's id, name and status, a progress bar, the counts by state,
 the elapsed time and an estimate of the time left; below it one row per execution
 (state by symbol and colour, instance, try n of m, time in state, AMC execution id, a
-short message).  A batch run here is updated from the runner's events, one row at a
-time (:class:`~amc_tui.tui.messages.BatchUpdated`); one run by another process is
-re-read from the store once a second.  A one-second tick redraws only the clocks.
+short message).  A batch run here is updated from the runner's events: the app tells
+the screen which rows changed, at most 20 times a second
+(:class:`~amc_tui.tui.messages.BatchUpdated`), and the screen draws those rows as they
+are now, and only those (:class:`~amc_tui.tui.widgets.live_table.LiveTable`); one run
+by another process is re-read from the store once a second.  A one-second tick
+redraws only the clocks.
 
 Keys: ``c`` cancels (after a yes/no), ``enter`` opens an execution's detail, ``f``
 shows failures only, ``r`` retries the failed ones as a new batch, ``escape`` goes
@@ -30,6 +33,7 @@ from amc_tui.tui.format import batch_state, clip, counts_text, execution_state, 
 from amc_tui.tui.live import LiveBatch, Row
 from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.widgets.live_table import LiveTable
 from amc_tui.tui.widgets.running_bar import RunningBar
 
 log = logging.getLogger(__name__)
@@ -98,6 +102,7 @@ class DashboardScreen(AmcScreen):
         self.batch_id = batch_id
         self.failures_only = False
         self._widths = column_widths(80)
+        self._max_attempts = 0
 
     # --- layout -----------------------------------------------------------------------
 
@@ -108,7 +113,7 @@ class DashboardScreen(AmcScreen):
             yield ProgressBar(show_eta=False, show_percentage=False, id="progress")
             yield Static(id="progress-text")
         yield Static(id="counts")
-        yield DataTable(id="executions", cursor_type="row", zebra_stripes=True)
+        yield LiveTable(id="executions", cursor_type="row", zebra_stripes=True)
         yield Static(id="dashboard-hint")
         yield RunningBar()
         yield Footer()
@@ -118,11 +123,12 @@ class DashboardScreen(AmcScreen):
         return self.amc_app.live[self.batch_id]
 
     @property
-    def table(self) -> DataTable[object]:
-        return self.query_one("#executions", DataTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#executions", LiveTable)
 
     def on_mount(self) -> None:
         self._widths = column_widths(self.app.size.width)
+        self._max_attempts = self.services.max_attempts
         for key in COLUMNS:
             label = "AMC id" if key == "amc_id" and self._widths[key] < 13 else LABELS[key]
             self.table.add_column(label, key=key, width=self._widths[key])
@@ -165,7 +171,7 @@ class DashboardScreen(AmcScreen):
     def try_text(self, ex: Execution) -> str:
         if ex.attempts == 0:
             return "-"
-        return f"{ex.attempts}/{self.services.max_attempts}"
+        return f"{ex.attempts}/{self._max_attempts}"
 
     def time_text(self, ex: Execution) -> str:
         if ex.status.is_terminal:
@@ -175,21 +181,26 @@ class DashboardScreen(AmcScreen):
         return since(ex.updated_at, self.amc_app.now())
 
     def update_rows(self, execution_ids: frozenset[int] | set[int]) -> None:
+        """Draw these rows as the live batch has them now (each once, however many
+        times it changed since it was last drawn)."""
         table = self.table
+        rows = self.live.rows
+        present = table.rows
+        changes: dict[str, dict[str, Text | str]] = {}
         missing = False
         for execution_id in execution_ids:
-            row = self.live.rows.get(execution_id)
+            row = rows.get(execution_id)
             if row is None:
                 continue
             key = str(execution_id)
-            present = key in table.rows
-            if present and self.shown(row):
-                for column, value in zip(COLUMNS, self.cells(row), strict=True):
-                    table.update_cell(key, column, value)
-            elif present or self.shown(row):
+            if key in present and self.shown(row):
+                changes[key] = dict(zip(COLUMNS, self.cells(row), strict=True))
+            elif key in present or self.shown(row):
                 missing = True  # a row enters or leaves the failures-only view
         if missing:
             self.rebuild_rows()
+        else:
+            table.update_rows(changes)
 
     def highlighted_id(self) -> int | None:
         table = self.table
@@ -213,17 +224,39 @@ class DashboardScreen(AmcScreen):
             title.append("  cancelling…", style="yellow")
         if not live.here and not live.status.is_terminal:
             title.append("  (another process)", style="dim")
-        self.query_one("#batch-title", Static).update(title)
+        self.show_line("#batch-title", title)
 
         counts = live.counts()
         done = counts.succeeded + counts.failed + counts.cancelled
-        self.query_one("#progress", ProgressBar).update(total=max(1, counts.total), progress=done)
+        progress = self.query_one("#progress", ProgressBar)
+        if (progress.total, progress.progress) != (max(1, counts.total), done):
+            progress.update(total=max(1, counts.total), progress=done)
         timing = f"{done}/{counts.total} done · elapsed {format_duration(live.elapsed(now))}"
         if not live.is_finished:
             left = live.time_left(now)
             timing += f" · {'~' + format_duration(left) + ' left' if left else 'estimating…'}"
-        self.query_one("#progress-text", Static).update(timing)
-        self.query_one("#counts", Static).update(counts_text(counts))
+        self.show_line("#progress-text", timing)
+        self.show_line("#counts", counts_text(counts))
+
+    def show_line(self, selector: str, content: Text | str) -> None:
+        """Show ``content`` in a one-line Static of the header, if it is new there.
+
+        The header is redrawn up to 20 times a second while a batch runs; a line that
+        did not change is left alone, and one that did is redrawn without a new layout
+        of the screen (the lines' sizes are fixed by the CSS), once it has a first one.
+        """
+        line = self.query_one(selector, Static)
+        shown = line.content
+        if isinstance(content, Text) and isinstance(shown, Text):
+            same = (content.plain, content.style, content.spans) == (
+                shown.plain,
+                shown.style,
+                shown.spans,
+            )
+        else:
+            same = type(content) is type(shown) and content == shown
+        if not same:
+            line.update(content, layout=not isinstance(shown, Text) and not shown)
 
     def refresh_hint(self) -> None:
         self.refresh_bindings()
@@ -235,16 +268,19 @@ class DashboardScreen(AmcScreen):
             parts.append("r retries the failed ones as a new batch")
         elif not self.live.is_finished and not self.amc_app.read_only:
             parts.append("c cancels · escape goes back, the batch keeps running")
-        self.query_one("#dashboard-hint", Static).update(" · ".join(parts))
+        self.show_line("#dashboard-hint", " · ".join(parts))
 
     def tick(self) -> None:
         """Once a second: the clocks only (rows in a final state do not change)."""
         self.refresh_header()
         table = self.table
+        present = table.rows
+        clocks: dict[str, dict[str, Text | str]] = {}
         for execution_id, row in self.live.rows.items():
             key = str(execution_id)
-            if not row.status.is_terminal and key in table.rows:
-                table.update_cell(key, "time", self.time_text(row.execution))
+            if not row.status.is_terminal and key in present:
+                clocks[key] = {"time": self.time_text(row.execution)}
+        table.update_rows(clocks)
 
     # --- updates ----------------------------------------------------------------------
 
