@@ -16,12 +16,14 @@ batches left ``interrupted`` by an earlier run are offered for resume on start.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
@@ -87,6 +89,17 @@ class AmcApp(App[int]):
         self.collector = CollectorTuning()
         self.startup_error: AmcTuiError | None = None
         self.sub_title = _subtitle(settings, read_only)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this platform; on Linux, one that survives a lost
+        terminal (see :mod:`amc_tui.tui.terminal`)."""
+        driver_class = super().get_driver_class()
+        linux = sys.modules.get("textual.drivers.linux_driver")
+        if linux is not None and driver_class is linux.LinuxDriver:
+            from amc_tui.tui.terminal import SafeLinuxDriver
+
+            return SafeLinuxDriver
+        return driver_class
 
     # --- services ---------------------------------------------------------------------
 
