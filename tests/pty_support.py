@@ -14,6 +14,7 @@ import fcntl
 import os
 import pty
 import re
+import signal
 import struct
 import subprocess
 import termios
@@ -29,11 +30,28 @@ def _become_session_leader_on_tty() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _and_hold_sighup() -> None:
+    """As above, with SIGHUP blocked: a hang-up stays pending, never handled."""
+    _become_session_leader_on_tty()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+
+
 class PtySession:
-    """A command running on a pty of ``columns`` x ``rows``."""
+    """A command running on a pty of ``columns`` x ``rows``.
+
+    With ``hold_sighup``, the command starts with SIGHUP blocked, so that after
+    :meth:`hang_up` it goes on drawing on a terminal that is gone, as an app does
+    between an SSH drop and the moment it handles the signal.
+    """
 
     def __init__(
-        self, argv: Sequence[str], env: dict[str, str], *, columns: int = 120, rows: int = 40
+        self,
+        argv: Sequence[str],
+        env: dict[str, str],
+        *,
+        columns: int = 120,
+        rows: int = 40,
+        hold_sighup: bool = False,
     ) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
@@ -45,7 +63,7 @@ class PtySession:
             stderr=slave,
             env={**env, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(rows)},
             start_new_session=True,
-            preexec_fn=_become_session_leader_on_tty,
+            preexec_fn=_and_hold_sighup if hold_sighup else _become_session_leader_on_tty,
             close_fds=True,
         )
         os.close(slave)

@@ -3,7 +3,10 @@
 The app runs on a pty as the leader of its own session, against the simulator in its
 own process.  The test launches a batch with the keyboard (select all, type SQL,
 ctrl+s), waits until executions are on AMC, then closes the terminal (the kernel sends
-SIGHUP, as when an SSH session drops) or sends SIGTERM.  The app must end promptly,
+SIGHUP, as when an SSH session drops) or sends SIGTERM.  In the third case the app
+goes on drawing on the lost terminal for a while (SIGHUP held), as a busy app does
+before it handles the signal, and is then stopped with SIGTERM: the failed writes
+must not hang it.  The app must end promptly,
 with 128 + the signal, having written the batch ``interrupted`` itself (the store is
 read directly, before any other amc-tui start could recover it), cancelled nothing on
 AMC, and left a store that ``amc-tui resume`` finishes with one execution per
@@ -61,7 +64,7 @@ def _wait_for_executions_on_amc(db: Path, at_least: int, timeout: float = 60.0) 
     raise AssertionError("the batch did not reach AMC in time")
 
 
-@pytest.mark.parametrize("how", ["ssh-drop", "sigterm"])
+@pytest.mark.parametrize("how", ["ssh-drop", "sigterm", "drawing-after-drop"])
 def test_tui_leaves_amc_running_and_the_batch_resumable(
     how: str, simulator: SimulatorProcess, tmp_path: Path
 ) -> None:
@@ -75,7 +78,7 @@ def test_tui_leaves_amc_running_and_the_batch_resumable(
     data_dir, db, env = home.data_dir, home.db, home.env
     sql = f"SELECT 42 AS hangup_test -- {how}"
     began = datetime.now(UTC) - timedelta(seconds=5)
-    session = PtySession([*AMC_TUI], env)
+    session = PtySession([*AMC_TUI], env, hold_sighup=how == "drawing-after-drop")
     try:
         session.wait_for_text(f"Hangup test {len(INSTANCES) - 1:02d}")  # the list is in
         session.send("a")
@@ -93,6 +96,12 @@ def test_tui_leaves_amc_running_and_the_batch_resumable(
         if how == "ssh-drop":
             session.hang_up()
             expected = 128 + signal.SIGHUP
+        elif how == "drawing-after-drop":
+            session.hang_up()
+            time.sleep(2.5)  # the dashboard's clocks redraw each second, on no terminal
+            stopped_at = time.monotonic()
+            session.proc.send_signal(signal.SIGTERM)
+            expected = 128 + signal.SIGTERM
         else:
             session.proc.send_signal(signal.SIGTERM)
             expected = 128 + signal.SIGTERM
@@ -112,6 +121,8 @@ def test_tui_leaves_amc_running_and_the_batch_resumable(
     assert any(s in ("PENDING", "RUNNING") for s in statuses), statuses
     name = "SIGHUP" if how == "ssh-drop" else "SIGTERM"
     assert f"{name}: leaving" in log_text
+    if how == "drawing-after-drop":
+        assert "the terminal has gone" in log_text  # it did draw on the lost terminal
 
     on_amc = asyncio.run(executions_on_amc(simulator.base_url, INSTANCES, since=began, sql=sql))
     mine = [e for items in on_amc.values() for e in items]
@@ -126,9 +137,11 @@ def test_tui_leaves_amc_running_and_the_batch_resumable(
     )
     assert {i: len(items) for i, items in per_instance.items()} == dict.fromkeys(INSTANCES, 1)
     record(
-        "SSH session drops under the TUI mid-batch (pty closed: SIGHUP)"
-        if how == "ssh-drop"
-        else "SIGTERM to the TUI mid-batch",
+        {
+            "ssh-drop": "SSH session drops under the TUI mid-batch (pty closed: SIGHUP)",
+            "sigterm": "SIGTERM to the TUI mid-batch",
+            "drawing-after-drop": "the TUI draws on a lost terminal, then gets SIGTERM",
+        }[how],
         f"the app ended in {took:.1f} s with {expected}, the batch interrupted, "
         f"{left_running} executions left running on AMC (none cancelled); `amc-tui resume` "
         f"completed all {len(INSTANCES)} with one execution each",
