@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import socket
 from collections.abc import Iterator
 
 import httpx
@@ -21,7 +22,7 @@ from amc_tui.amc.simulator import (
     SimulatorConfig,
 )
 from amc_tui.amc.simulator.results import COLUMNS
-from amc_tui.amc.simulator.server import ThreadedServer, connection_help
+from amc_tui.amc.simulator.server import ThreadedServer, bind, connection_help
 
 pytestmark = pytest.mark.socket
 
@@ -134,3 +135,13 @@ def test_servers_stop_and_free_their_port() -> None:
         httpx.get(url + "/amc/instances", timeout=1.0)
     help_text = connection_help(app.config, url)
     assert f'token_url = "{url}{TOKEN_PATH}"' in help_text
+
+
+def test_the_served_simulator_answers_without_waiting_for_acks() -> None:
+    # ``amc-tui simulator`` listens on bind()'s socket; its connections must send small
+    # writes at once, or each answer (head, then body) waits ~40 ms on a delayed ACK.
+    listener = bind("127.0.0.1", 0)
+    with listener, socket.create_connection(listener.getsockname()[:2]):
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
