@@ -24,7 +24,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 
 from amc_tui.domain import Execution, ExecutionStatus
 from amc_tui.errors import AmcTuiError
@@ -33,6 +33,7 @@ from amc_tui.tui.format import batch_state, clip, counts_text, execution_state, 
 from amc_tui.tui.live import LiveBatch, Row
 from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.live_table import LiveTable
 from amc_tui.tui.widgets.running_bar import RunningBar
 
@@ -116,7 +117,7 @@ class DashboardScreen(AmcScreen):
         yield LiveTable(id="executions", cursor_type="row", zebra_stripes=True)
         yield Static(id="dashboard-hint")
         yield RunningBar()
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def live(self) -> LiveBatch:
@@ -149,10 +150,14 @@ class DashboardScreen(AmcScreen):
         table = self.table
         keep = self.highlighted_id()
         table.clear()
-        for execution_id in self.live.order:
-            row = self.live.rows[execution_id]
-            if self.shown(row):
-                table.add_row(*self.cells(row), key=str(execution_id))
+        rows = self.live.rows
+        table.add_plain_rows(
+            [
+                (str(execution_id), self.cells(rows[execution_id]))
+                for execution_id in self.live.order
+                if self.shown(rows[execution_id])
+            ]
+        )
         if keep is not None and str(keep) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep)))
         self.refresh_hint()

@@ -1,0 +1,138 @@
+"""The tables' short paths give what Textual's DataTable gives (amc_tui.tui.widgets).
+
+- ``FixedTable.add_plain_rows`` must leave the table as ``add_row`` for each row would:
+  the same rows, cells, order, cursor and drawing.
+- ``LiveTable`` renders a one-line text cell without Rich's ``Styled(Padding(...))``
+  layers: each cell must come out as the same segments, styles and metadata included,
+  whatever the text (cut off, wide characters, styled spans, right-justified, empty,
+  square brackets), on the cursor's row or not, on odd and even rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.style import Style
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+from textual.widgets.data_table import DuplicateKey
+
+from amc_tui.tui.widgets.live_table import LiveTable
+from amc_tui.tui.widgets.table import FixedTable
+
+COLUMNS = (("state", 12), ("name", 14), ("try", 3), ("note", 9))
+
+
+def awkward_rows() -> list[tuple[str, tuple[Any, ...]]]:
+    values: list[tuple[Any, ...]] = [
+        (Text("✔ SUCCEEDED", style="green"), Text("a name far too long to fit"), "1/3", ""),
+        (Text("▶ RUNNING", style="bold blue"), Text("東京 instance 日本"), "2/3", Text("x")),
+        (Text("✘ FAILED", style="red"), Text("right", justify="right"), "3/3", Text("[b]no[/b]")),
+        (Text("· QUEUED"), Text("spans", spans=[]), "-", Text("oops", style="magenta")),
+        (Text(""), Text.assemble(("two ", "red"), ("parts", "underline")), "", "[b]markup[/b]"),
+    ]
+    return [(str(n), values[n % len(values)]) for n in range(40)]
+
+
+class OneTable(App[None]):
+    CSS = "#table { height: 20; }"
+
+    def __init__(self, kind: type[FixedTable]) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def compose(self) -> ComposeResult:
+        yield self.kind(id="table", cursor_type="row", zebra_stripes=True)
+
+    @property
+    def table(self) -> FixedTable:
+        return self.query_one("#table", FixedTable)
+
+
+def with_columns(table: FixedTable) -> FixedTable:
+    for key, width in COLUMNS:
+        table.add_column(key.title(), key=key, width=width)
+    return table
+
+
+def drawing(table: FixedTable) -> list[list[tuple[str, object]]]:
+    return [
+        [(segment.text, segment.style) for segment in table.render_line(y)]
+        for y in range(table.size.height)
+    ]
+
+
+async def test_plain_rows_at_once_equal_rows_one_by_one() -> None:
+    rows = awkward_rows()
+    seen = []
+    for at_once in (True, False):
+        app = OneTable(FixedTable)
+        async with app.run_test(size=(60, 24)) as pilot:
+            table = with_columns(app.table)
+            if at_once:
+                table.add_plain_rows(rows[:1])  # into an empty table: the cursor appears
+                table.add_plain_rows(rows[1:])
+            else:
+                for key, cells in rows:
+                    table.add_row(*cells, key=key)
+            await pilot.pause()
+            table.move_cursor(row=3)
+            await pilot.pause()
+            seen.append(
+                (
+                    table.row_count,
+                    [table.get_row_at(n) for n in range(table.row_count)],
+                    [table.coordinate_to_cell_key((n, 0)).row_key.value for n in range(40)],
+                    table.cursor_coordinate,
+                    table.virtual_size,
+                    drawing(table),
+                )
+            )
+    at_once, one_by_one = seen
+    assert at_once == one_by_one
+    assert at_once[0] == 40 and at_once[3].row == 3
+
+
+async def test_plain_rows_refuse_a_duplicate_key_and_add_nothing() -> None:
+    app = OneTable(FixedTable)
+    async with app.run_test(size=(60, 24)):
+        table = with_columns(app.table)
+        table.add_plain_rows(awkward_rows()[:3])
+        with pytest.raises(DuplicateKey):
+            table.add_plain_rows([("7", ("a",)), ("2", ("b",))])  # "2" is there
+        with pytest.raises(DuplicateKey):
+            table.add_plain_rows([("8", ("a",)), ("8", ("b",))])  # given twice
+        with pytest.raises(ValueError, match="More values"):
+            table.add_plain_rows([("9", ("a", "b", "c", "d", "e"))])
+        assert table.row_count == 3
+
+
+@pytest.mark.parametrize("cursor_row", [0, 3])
+async def test_each_text_cell_renders_as_datatable_renders_it(cursor_row: int) -> None:
+    app = OneTable(LiveTable)
+    async with app.run_test(size=(60, 24)) as pilot:
+        table = app.table
+        assert isinstance(table, LiveTable)
+        with_columns(table)
+        table.add_plain_rows(awkward_rows())
+        table.move_cursor(row=cursor_row)
+        await pilot.pause()
+        checked = 0
+        for row in range(10):
+            row_key = table.coordinate_to_cell_key((row, 0)).row_key
+            base = table._get_row_style(row, Style())
+            for column, (_, width) in enumerate(COLUMNS):
+                render_width = width + 2 * table.cell_padding
+                for cursor in (False, True):
+                    short = table._render_text_cell(
+                        row_key, row, column, base, render_width, cursor, False
+                    )
+                    full = DataTable._render_cell(
+                        table, row, column, base, render_width, cursor, False
+                    )
+                    assert short is not None, (row, column)
+                    assert short == full, (row, column, cursor)
+                    checked += 1
+        assert checked == 10 * len(COLUMNS) * 2
