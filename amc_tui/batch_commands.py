@@ -1,4 +1,4 @@
-"""The headless batch commands: ``run``, ``resume``, ``cancel``, ``show`` and ``history``.
+"""The headless batch commands: ``run``, ``resume``, ``cancel`` and ``show``.
 
 Each takes parsed arguments and returns an exit code (DESIGN section 7); the
 command line maps errors to codes.  ``run`` and ``resume`` drive the same
@@ -11,8 +11,9 @@ terminal program:
   executions running, mark the batch ``interrupted`` and exit 128 + the signal
   number; ``amc-tui resume`` picks it up.
 
-``show`` and ``history`` only read the store, and import neither httpx nor the
-simulator, so they start fast.
+``show`` only reads the store, and imports neither httpx nor the simulator, so it
+starts fast; ``history`` (:mod:`amc_tui.history_command`) goes further and loads
+neither the event loop nor pydantic.
 """
 
 from __future__ import annotations
@@ -330,7 +331,7 @@ async def _wait_for_end(store: HistoryStore, batch_id: str) -> BatchStatus | Non
     return None
 
 
-# --- reading the history ----------------------------------------------------------------
+# --- reading a batch ----------------------------------------------------------------
 
 
 async def show_command(args: argparse.Namespace) -> int:
@@ -340,19 +341,4 @@ async def show_command(args: argparse.Namespace) -> int:
         async with await _open_store(settings) as store:
             batch = await _require_batch(store, args.batch_id)
         _print_result(batch, as_json=args.json)
-        return EXIT_OK
-
-
-async def history_command(args: argparse.Namespace) -> int:
-    """``amc-tui history``: the latest batches, newest first."""
-    settings = prepare(args)
-    with logged_errors(settings):
-        async with await _open_store(settings) as store:
-            summaries = await store.list_batches(limit=args.limit)
-        if args.json:
-            print(output.dumps([output.summary_json(s) for s in summaries]))
-        elif summaries:
-            print(output.history_table(summaries))
-        else:
-            say("amc-tui: no batches yet (amc-tui run ... starts one)")
         return EXIT_OK

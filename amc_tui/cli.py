@@ -232,7 +232,6 @@ _BATCH_COMMANDS = {
     "resume": "resume_command",
     "cancel": "cancel_command",
     "show": "show_command",
-    "history": "history_command",
 }
 
 
@@ -262,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from amc_tui.commands import instances_command
 
             return _run_async(lambda: instances_command(args))
+        if args.command == "history":
+            from amc_tui.history_command import history_command  # no event loop: it starts fast
+
+            return history_command(args)
         if args.command in _BATCH_COMMANDS:
             from amc_tui import batch_commands
 

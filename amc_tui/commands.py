@@ -11,15 +11,26 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from amc_tui import output
 from amc_tui.errors import AmcTuiError, InputError
 from amc_tui.logs import add_secrets, setup_logging
-from amc_tui.settings import Settings, ensure_data_dir, load_settings, resolve_paths
-from amc_tui.store.history import HistoryStore
+from amc_tui.settings import (
+    LocalSettings,
+    Paths,
+    Settings,
+    ensure_data_dir,
+    load_local_settings,
+    load_settings,
+    resolve_paths,
+)
+
+if TYPE_CHECKING:  # `history` reads the file without the store's thread and event loop
+    from amc_tui.store.history import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +45,31 @@ def prepare(args: argparse.Namespace) -> Settings:
     settings = load_settings(
         config=args.config, data_dir=args.data_dir, profile=args.profile, demo=args.demo
     )
-    if settings.credentials is not None:
-        add_secrets(*settings.credentials.values())
-    ensure_data_dir(settings.paths)
-    setup_logging(settings.paths.log_file)
-    if settings.demo:
-        print(DEMO_NOTICE, file=sys.stderr)
+    secrets = settings.credentials.values() if settings.credentials is not None else ()
+    _start(settings.paths, secrets, demo=settings.demo)
     return settings
 
 
-async def open_history(settings: Settings) -> HistoryStore:
+def prepare_local(args: argparse.Namespace) -> LocalSettings:
+    """:func:`prepare` for a command that speaks to no AMC (``history``): the same
+    checks and start, without loading the config file's models when there is no file."""
+    local = load_local_settings(
+        config=args.config, data_dir=args.data_dir, profile=args.profile, demo=args.demo
+    )
+    _start(local.paths, local.secrets, demo=local.demo)
+    return local
+
+
+def _start(paths: Paths, secrets: Iterable[str], *, demo: bool) -> None:
+    """Secrets kept out of the log, the data dir and the log file ready, demo mode said."""
+    add_secrets(*secrets)
+    ensure_data_dir(paths)
+    setup_logging(paths.log_file)
+    if demo:
+        print(DEMO_NOTICE, file=sys.stderr)
+
+
+async def open_history(settings: Settings | LocalSettings) -> HistoryStore:
     """The history store, with the batches of processes that are gone marked interrupted.
 
     Every command opens the store here, so ``history`` and ``show`` tell the truth
@@ -67,7 +93,7 @@ def say(text: str) -> None:
 
 
 @contextmanager
-def logged_errors(settings: Settings) -> Iterator[None]:
+def logged_errors(settings: Settings | LocalSettings) -> Iterator[None]:
     """Log any amc-tui error's detail and tell it where, for the operator's hint."""
     try:
         yield

@@ -13,6 +13,12 @@ replaced so that nothing printed can drive the terminal or reorder a line (a bid
 override); :func:`terminal_text` does it for other printers.  ``--json`` writes them
 as ``\\uXXXX`` escapes: the same strings to a JSON reader, inert on a terminal.
 Times are shown in UTC.
+
+:func:`summary_json` and :func:`history_table` take a history row either as the
+:class:`~amc_tui.domain.BatchSummary` model or as the plain
+:class:`~amc_tui.store.summaries.SummaryRow` that ``amc-tui history`` reads, and
+print both alike.  The models are imported for annotations only, so ``history``
+loads no pydantic through this module.
 """
 
 from __future__ import annotations
@@ -22,9 +28,19 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from amc_tui.domain import Batch, BatchCounts, BatchSummary, Execution, ExecutionStatus, Instance
+from amc_tui.states import ExecutionStatus
+
+if TYPE_CHECKING:  # the models are only annotations here: `history` loads no pydantic
+    from amc_tui.domain import Batch, BatchCounts, BatchSummary, Execution, Instance
+    from amc_tui.store.summaries import SummaryCounts, SummaryRow
+
+    Counts = BatchCounts | SummaryCounts
+    """Counts of a batch's executions: the model, or the plain row ``history`` reads."""
+    Summary = BatchSummary | SummaryRow
+    """One row of the history: the model, or the plain row ``history`` reads."""
+
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _FORMAT = re.compile(r"[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]")
@@ -148,7 +164,7 @@ def instance_json(instance: Instance) -> dict[str, Any]:
     }
 
 
-def counts_json(counts: BatchCounts) -> dict[str, int]:
+def counts_json(counts: Counts) -> dict[str, int]:
     """The ``counts`` object of the contract: total, succeeded, failed, cancelled, unknown.
 
     ``unknown`` is every execution whose outcome is not known: UNKNOWN ones, and
@@ -202,7 +218,7 @@ def _header_json(
     status: str,
     created_at: datetime,
     finished_at: datetime | None,
-    counts: BatchCounts,
+    counts: Counts,
 ) -> dict[str, Any]:
     return {
         "batch_id": batch_id,
@@ -238,7 +254,7 @@ def batch_json(batch: Batch, *, attempt_errors: Mapping[int, str] | None = None)
     return document
 
 
-def summary_json(summary: BatchSummary) -> dict[str, Any]:
+def summary_json(summary: Summary) -> dict[str, Any]:
     """The object of :func:`batch_json` without ``executions``: one item of ``history --json``."""
     return _header_json(
         summary.id,
@@ -253,7 +269,7 @@ def summary_json(summary: BatchSummary) -> dict[str, Any]:
 # --- human text ------------------------------------------------------------------------
 
 
-def _counts_text(counts: BatchCounts) -> str:
+def _counts_text(counts: Counts) -> str:
     c = counts_json(counts)
     return (
         f"{c['total']} total: {c['succeeded']} succeeded, {c['failed']} failed, "
@@ -302,7 +318,7 @@ def batch_table(batch: Batch) -> str:
     return header + "\n\n" + rows
 
 
-def history_table(summaries: Sequence[BatchSummary]) -> str:
+def history_table(summaries: Sequence[Summary]) -> str:
     """One row per batch, newest first as given; a sentence when there are none."""
     if not summaries:
         return "No batches in the history yet."

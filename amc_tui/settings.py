@@ -1,9 +1,12 @@
 """Settings: the TOML config file, profiles, credentials and where files live.
 
 The config file (DESIGN section 7) is read with :mod:`tomllib` and validated with
-pydantic; every mistake becomes a :class:`~amc_tui.errors.ConfigError` whose
-message names the file and what is wrong (exit code 3).  Unknown keys are refused,
-so a typo never passes silently.
+the pydantic models of :mod:`amc_tui.config_models` (re-exported here, and loaded only
+when needed: :func:`load_local_settings`, for the commands that speak to no AMC, loads
+none when there is no config file or :mod:`amc_tui.config_check` vouches for it);
+every mistake becomes a :class:`~amc_tui.errors.ConfigError` whose message names the
+file and what is wrong (exit code 3).  Unknown keys are refused, so a typo never
+passes silently.
 
 Where things are found, first match wins:
 
@@ -19,29 +22,23 @@ With no profile configured (or ``--demo``) amc-tui runs on the embedded simulato
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import stat
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-import platformdirs
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-
+from amc_tui.config_check import SECRET_KEYS, certainly_valid
 from amc_tui.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from amc_tui.config_models import ConfigFile as ConfigFile
+    from amc_tui.config_models import EngineSettings as EngineSettings
+    from amc_tui.config_models import HttpSettings as HttpSettings
+    from amc_tui.config_models import ProfileSettings as ProfileSettings
 
 APP_NAME = "amc-tui"
 DEMO_PROFILE = "demo"
@@ -51,92 +48,17 @@ ENV_DATA_DIR = "AMC_TUI_DATA_DIR"
 ENV_CLIENT_SECRET = "AMC_CLIENT_SECRET"  # noqa: S105 - a variable name
 ENV_REFRESH_TOKEN = "AMC_REFRESH_TOKEN"  # noqa: S105 - a variable name
 
-_SECRET_KEYS = ("client_secret", "refresh_token")
+_MODELS = frozenset({"ConfigFile", "EngineSettings", "HttpSettings", "ProfileSettings"})
+"""The config file's pydantic models, defined in :mod:`amc_tui.config_models`."""
 
 
-def _check_url(value: str, field: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{field} {value!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(
-            f"{field} {value!r} uses plain http to a remote host; use https "
-            "(plain http is allowed for localhost only)"
-        )
-    return value.rstrip("/")
+def __getattr__(name: str) -> Any:
+    """The config file's models, loaded (with pydantic) when first asked for."""
+    if name in _MODELS:
+        from amc_tui import config_models
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class ProfileSettings(BaseModel):
-    """One AMC account: where to reach it and who we are."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    api_url: str = "https://advertising-api.amazon.com"
-    token_url: str = "https://api.amazon.com/auth/o2/token"  # noqa: S105 - a URL
-    client_id: str = Field(min_length=1, max_length=500)
-    advertiser_id: str = Field(min_length=1, max_length=200)
-    marketplace_id: str = Field(default="ATVPDKIKX0DER", min_length=1, max_length=50)
-    client_secret: SecretStr | None = None
-    refresh_token: SecretStr | None = None
-
-    @field_validator("api_url", "token_url")
-    @classmethod
-    def _url(cls, value: str, info: ValidationInfo) -> str:
-        return _check_url(value, info.field_name or "url")
-
-
-class EngineSettings(BaseModel):
-    """How the batch engine behaves (``[engine]``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_concurrent_executions: int = Field(default=5, ge=1, le=100)
-    max_batch_size: int = Field(default=100, ge=1, le=10_000)
-    max_retry_attempts: int = Field(default=3, ge=0, le=20)
-    """Tries after the first that failed transiently: 3 means waits of 2, 4 and 8 s."""
-    retry_delay_base: float = Field(default=2.0, ge=0, le=3600)
-    poll_interval_min: float = Field(default=2.0, gt=0, le=3600)
-    poll_interval_max: float = Field(default=60.0, gt=0, le=3600)
-
-    @model_validator(mode="after")
-    def _poll_order(self) -> Self:
-        if self.poll_interval_min > self.poll_interval_max:
-            raise ValueError(
-                f"poll_interval_min ({self.poll_interval_min}) is above "
-                f"poll_interval_max ({self.poll_interval_max})"
-            )
-        return self
-
-
-class HttpSettings(BaseModel):
-    """The shared HTTP connection pool (``[http]``; an addition to DESIGN section 7)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    timeout: float = Field(default=30.0, gt=0, le=600)
-    connect_timeout: float = Field(default=10.0, gt=0, le=600)
-    max_connections: int = Field(default=20, ge=1, le=500)
-    max_keepalive_connections: int = Field(default=10, ge=0, le=500)
-
-
-class ConfigFile(BaseModel):
-    """The whole config file as written by the operator."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    default_profile: str | None = Field(default=None, min_length=1)
-    profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
-    engine: EngineSettings = Field(default_factory=EngineSettings)
-    http: HttpSettings = Field(default_factory=HttpSettings)
+        return getattr(config_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -225,10 +147,14 @@ def ensure_data_dir(paths: Paths) -> Path:
 
 
 def default_config_file() -> Path:
+    import platformdirs  # here: --config and AMC_TUI_CONFIG need none of it
+
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
 def default_data_dir() -> Path:
+    import platformdirs
+
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
@@ -248,55 +174,42 @@ def resolve_paths(
     )
 
 
-def read_config_file(path: Path, *, required: bool) -> tuple[ConfigFile, dict[str, Any]]:
-    """Parse and validate the config file; a missing optional file is an empty config.
-
-    Returns the model and the raw TOML table (to see which keys the file holds).
-    """
+def _read_config_bytes(path: Path, *, required: bool) -> bytes | None:
+    """The config file's bytes; None if it is missing and optional."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         if required:
             raise ConfigError(f"config file {path} does not exist") from None
-        return ConfigFile(), {}
+        return None
     except IsADirectoryError:
         raise ConfigError(f"config file {path} is a directory, not a file") from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+
+
+def _parse_config(path: Path, data: bytes) -> tuple[ConfigFile, dict[str, Any]]:
+    """The config file's bytes as TOML, validated (pydantic is loaded here)."""
+    from amc_tui.config_models import validate_config
+
+    raw = _parse_toml(path, data)
+    return validate_config(raw, path), raw
+
+
+def _parse_toml(path: Path, data: bytes) -> dict[str, Any]:
+    import tomllib
+
     try:
-        raw = tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    try:
-        return ConfigFile.model_validate(raw), raw
-    except ValidationError as exc:
-        raise ConfigError(f"config file {path}: {_describe(exc)}") from None
-
-
-def _describe(exc: ValidationError) -> str:
-    """Pydantic's errors as one readable sentence per problem, naming each key."""
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
-        if error["type"] == "extra_forbidden":
-            problems.append(f"unknown key {where!r}")
-        elif error["type"] == "missing":
-            problems.append(f"missing key {where!r}")
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            shown = error.get("input")
-            secret = any(part in _SECRET_KEYS for part in error["loc"])
-            plain = isinstance(shown, str | int | float | bool) and not secret
-            value = f" (got {shown!r})" if plain else ""  # never a secret, even mistyped
-            problems.append(f"{where or 'value'}: {message}{value}")
-    return "; ".join(problems)
 
 
 def _file_holds_secrets(raw: Mapping[str, Any], profile: str) -> bool:
     table = raw.get("profiles", {}).get(profile, {})
-    return any(key in table for key in _SECRET_KEYS)
+    return any(key in table for key in SECRET_KEYS)
 
 
 def _check_secret_file_mode(path: Path) -> None:
@@ -309,26 +222,29 @@ def _check_secret_file_mode(path: Path) -> None:
         )
 
 
-def _pick_profile(config: ConfigFile, path: Path, requested: str | None) -> str | None:
+def _pick_profile(
+    profiles: Collection[str], default_profile: str | None, path: Path, requested: str | None
+) -> str | None:
+    """The profile to use among ``profiles`` (the config file's), or None for demo mode."""
     if requested is not None:
-        if requested not in config.profiles:
-            known = ", ".join(sorted(config.profiles)) or "none"
+        if requested not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
             raise ConfigError(
                 f"profile {requested!r} is not in config file {path} (profiles: {known})"
             )
         return requested
-    if config.default_profile is not None:
-        if config.default_profile not in config.profiles:
+    if default_profile is not None:
+        if default_profile not in profiles:
             raise ConfigError(
-                f"config file {path}: default_profile {config.default_profile!r} "
-                "has no [profiles." + config.default_profile + "] table"
+                f"config file {path}: default_profile {default_profile!r} "
+                "has no [profiles." + default_profile + "] table"
             )
-        return config.default_profile
-    if len(config.profiles) == 1:
-        return next(iter(config.profiles))
-    if config.profiles:
+        return default_profile
+    if len(profiles) == 1:
+        return next(iter(profiles))
+    if profiles:
         raise ConfigError(
-            f"config file {path} has several profiles ({', '.join(sorted(config.profiles))}); "
+            f"config file {path} has several profiles ({', '.join(sorted(profiles))}); "
             "set default_profile or pass --profile"
         )
     return None
@@ -341,25 +257,48 @@ def _credentials(
     path: Path,
     env: Mapping[str, str],
 ) -> Credentials:
+    from pydantic import SecretStr  # pydantic is loaded: the profile came from a file
+
+    in_file = {
+        key: None if secret is None else secret.get_secret_value()
+        for key in SECRET_KEYS
+        for secret in [getattr(profile, key)]
+    }
+    client_secret, refresh_token = _secret_values(profile_name, in_file, raw, path, env)
+    return Credentials(
+        client_secret=SecretStr(client_secret), refresh_token=SecretStr(refresh_token)
+    )
+
+
+def _secret_values(
+    profile_name: str,
+    in_file: Mapping[str, str | None],
+    raw: Mapping[str, Any],
+    path: Path,
+    env: Mapping[str, str],
+) -> tuple[str, str]:
+    """The profile's client secret and refresh token: each from its environment
+    variable, else from the file (which must then be mode 0600); a ConfigError names
+    the one missing and how to give it."""
     if _file_holds_secrets(raw, profile_name):
         _check_secret_file_mode(path)
-    values: dict[str, SecretStr] = {}
+    values: dict[str, str] = {}
     for key, env_name in (
         ("client_secret", ENV_CLIENT_SECRET),
         ("refresh_token", ENV_REFRESH_TOKEN),
     ):
         from_env = env.get(env_name)
-        from_file: SecretStr | None = getattr(profile, key)
+        from_file = in_file.get(key)
         if from_env:
-            values[key] = SecretStr(from_env)
-        elif from_file is not None and from_file.get_secret_value():
+            values[key] = from_env
+        elif from_file:
             values[key] = from_file
         else:
             raise ConfigError(
                 f"profile {profile_name!r} has no {key}: set {env_name}, or {key} in "
                 f"[profiles.{profile_name}] of {path} (with the file at mode 0600)"
             )
-    return Credentials(client_secret=values["client_secret"], refresh_token=values["refresh_token"])
+    return values["client_secret"], values["refresh_token"]
 
 
 def load_settings(
@@ -376,10 +315,27 @@ def load_settings(
     """
     env = os.environ if env is None else env
     paths = resolve_paths(config, data_dir, env)
-    config_file, raw = read_config_file(paths.config_file, required=paths.config_file_explicit)
-    if paths.data_dir.exists() and not paths.data_dir.is_dir():
-        raise ConfigError(f"data dir {paths.data_dir} exists and is not a directory")
-    name = None if demo else _pick_profile(config_file, paths.config_file, profile)
+    data = _read_config_bytes(paths.config_file, required=paths.config_file_explicit)
+    return _settings(paths, data, profile=profile, demo=demo, env=env)
+
+
+def _settings(
+    paths: Paths, data: bytes | None, *, profile: str | None, demo: bool, env: Mapping[str, str]
+) -> Settings:
+    """Settings from the config file's bytes (None: no file, an empty config)."""
+    from amc_tui.config_models import ConfigFile
+
+    config_file, raw = (
+        (ConfigFile(), {}) if data is None else _parse_config(paths.config_file, data)
+    )
+    _check_data_dir(paths)
+    name = (
+        None
+        if demo
+        else _pick_profile(
+            config_file.profiles, config_file.default_profile, paths.config_file, profile
+        )
+    )
     if name is None:
         return Settings(
             paths=paths,
@@ -398,3 +354,59 @@ def load_settings(
         engine=config_file.engine,
         http=config_file.http,
     )
+
+
+def _check_data_dir(paths: Paths) -> None:
+    if paths.data_dir.exists() and not paths.data_dir.is_dir():
+        raise ConfigError(f"data dir {paths.data_dir} exists and is not a directory")
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    """What a command that works on local files only (``amc-tui history``) needs:
+    where they are, whether this is demo mode, and the secrets to keep out of the log."""
+
+    paths: Paths
+    demo: bool
+    secrets: tuple[str, ...]
+
+
+def load_local_settings(
+    *,
+    config: Path | None = None,
+    data_dir: Path | None = None,
+    profile: str | None = None,
+    demo: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> LocalSettings:
+    """:func:`load_settings` for a command that speaks to no AMC, checked the same way.
+
+    The same file is read and the same :class:`ConfigError` raised for the same
+    mistake, in the same order (a config file that is there is validated whole,
+    profile and credentials included).  Pydantic is not loaded when there is no config
+    file (demo mode), nor when :func:`~amc_tui.config_check.certainly_valid` vouches
+    for the file; anything it is unsure of is validated with the models, which word
+    the error.
+    """
+    env = os.environ if env is None else env
+    paths = resolve_paths(config, data_dir, env)
+    data = _read_config_bytes(paths.config_file, required=paths.config_file_explicit)
+    raw = {} if data is None else _parse_toml(paths.config_file, data)
+    checked = certainly_valid(raw)
+    if checked is None:  # a file it is unsure of (no file is certainly valid)
+        settings = _settings(paths, data, profile=profile, demo=demo, env=env)
+        secrets = settings.credentials.values() if settings.credentials is not None else ()
+        return LocalSettings(paths=settings.paths, demo=settings.demo, secrets=secrets)
+    # What _settings checks once the models accepted the file, in the same order.
+    _check_data_dir(paths)
+    name = (
+        None
+        if demo
+        else _pick_profile(checked.profiles, checked.default_profile, paths.config_file, profile)
+    )
+    if name is None:
+        return LocalSettings(paths=paths, demo=True, secrets=())
+    table = checked.profiles[name]
+    in_file = {key: table.get(key) for key in SECRET_KEYS}
+    secrets = _secret_values(name, in_file, raw, paths.config_file, env)
+    return LocalSettings(paths=paths, demo=False, secrets=secrets)

@@ -8,7 +8,8 @@ each, and prints the median and max wall time (spawn to exit) and the peak RSS o
 1. ``amc-tui --help`` (target: whole process <= 0.3 s);
 2. ``amc-tui history`` on an empty data dir (target <= 0.3 s);
 3. ``amc-tui history`` on a data dir holding BATCHES finished batches, made by the
-   real store (``bench/seed_history.py``) (target <= 0.3 s);
+   real store (``bench/seed_history.py``) (target <= 0.3 s); and the same with an AMC
+   profile in a config file (validated with pydantic, as every command does);
 4. ``amc-tui`` (the TUI, demo mode: no config, the embedded simulator) on a real
    pseudo-terminal, from spawn until the instances screen shows a demo instance's
    name in the raw terminal output (target <= 1 s); then Ctrl+Q, and the time to exit.
@@ -48,6 +49,11 @@ BENCH = Path(__file__).resolve().parent
 HEADLESS_TARGET = 0.3
 TUI_TARGET = 1.0
 CTRL_Q = "\x11"
+PROFILE = """[profiles.default]
+client_id = "amzn1.application-oa2-client.bench"
+advertiser_id = "ENTITY1AA1AA11AAA1"
+"""
+PROFILE_SECRETS = {"AMC_CLIENT_SECRET": "bench-secret", "AMC_REFRESH_TOKEN": "Atzr|bench"}
 _ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
@@ -341,6 +347,9 @@ def main() -> None:
         full = throwaway_home(Path(scratch) / "full", pycache=pycache)
         full.data_dir.mkdir()
         seed(full.data_dir / "history.db", args.batches)
+        config = Path(scratch) / "config.toml"
+        config.write_text(PROFILE, encoding="utf-8")
+        configured = {**full.env, **PROFILE_SECRETS}
         tui = throwaway_home(Path(scratch) / "tui", pycache=pycache)
         python = str(Path(sys.executable))
         commands: list[tuple[str, list[str], Home, float | None]] = [
@@ -362,6 +371,12 @@ def main() -> None:
                 f"history, {args.batches} batches",
                 [str(entry), "--data-dir", str(full.data_dir), "history"],
                 full,
+                HEADLESS_TARGET,
+            ),
+            (
+                f"history, {args.batches} batches, a profile",
+                [str(entry), "--config", str(config), "--data-dir", str(full.data_dir), "history"],
+                Home(full.root, full.data_dir, configured),
                 HEADLESS_TARGET,
             ),
         ]

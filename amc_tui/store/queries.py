@@ -6,7 +6,9 @@ Writes run inside one :func:`~amc_tui.store.database.write_transaction` each, so
 a state change is checked against the state machine and applied whole or not at all;
 the worker commits it (:mod:`amc_tui.store.worker`).  Counts for the history page are
 computed in SQL from the ``executions_by_batch`` covering index; executions are never
-loaded for them.  Executions and attempts are in :mod:`amc_tui.store.executions`.
+loaded for them.  That page query lives in :mod:`amc_tui.store.summaries`, which also
+reads it as plain rows (for ``amc-tui history``).  Executions and attempts are in
+:mod:`amc_tui.store.executions`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from amc_tui.store.codec import (
 )
 from amc_tui.store.database import read_transaction, write_transaction
 from amc_tui.store.executions import list_executions
+from amc_tui.store.summaries import SUMMARY_COLUMNS, UNFINISHED, page_query
+from amc_tui.store.summaries import unfinished_batch_ids as unfinished_batch_ids
 
 # --- batches ---------------------------------------------------------------------------
 
@@ -117,20 +121,8 @@ def get_batch(conn: sqlite3.Connection, batch_id: str) -> Batch | None:
     return row_to_batch(row, executions)
 
 
-_SUMMARY_COLUMNS = """
-SELECT b.id, b.name, b.profile, b.status, b.created_at, b.started_at, b.finished_at,
-       b.cancel_requested,
-       count(e.id) AS total,
-       coalesce(sum(e.status = 'SUCCEEDED'), 0) AS succeeded,
-       coalesce(sum(e.status = 'FAILED'), 0) AS failed,
-       coalesce(sum(e.status = 'CANCELLED'), 0) AS cancelled,
-       coalesce(sum(e.status = 'UNKNOWN'), 0) AS unknown,
-       coalesce(sum(e.status = 'QUEUED'), 0) AS queued,
-       coalesce(sum(e.status IN ('SUBMITTING', 'PENDING', 'RUNNING')), 0) AS in_flight
-"""
-
 _SUMMARY_ONE = (
-    _SUMMARY_COLUMNS
+    SUMMARY_COLUMNS
     + "FROM batches AS b LEFT JOIN executions AS e ON e.batch_id = b.id "
     + "WHERE b.id = ? GROUP BY b.id"
 )
@@ -141,22 +133,6 @@ def get_summary(conn: sqlite3.Connection, batch_id: str) -> BatchSummary | None:
     return None if row is None else row_to_summary(row)
 
 
-def _page_sql(where: str) -> str:
-    """The history-page query: the page of batches is chosen first, then counted."""
-    return (
-        _SUMMARY_COLUMNS  # noqa: S608 (constant fragments only; values are parameters)
-        + "FROM (SELECT * FROM batches "
-        + where
-        + " ORDER BY created_at DESC, id DESC LIMIT ?) AS b "
-        + "LEFT JOIN executions AS e ON e.batch_id = b.id "
-        + "GROUP BY b.id ORDER BY b.created_at DESC, b.id DESC"
-    )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def list_batches(
     conn: sqlite3.Connection,
     limit: int,
@@ -164,24 +140,9 @@ def list_batches(
     status: BatchStatus | None,
     search: str | None = None,
 ) -> list[BatchSummary]:
-    """One page of the history, newest first, with counts.
-
-    ``search`` keeps batches whose id or name contains it (case-insensitive).
-    """
-    where: list[str] = []
-    params: list[object] = []
-    if status is not None:
-        where.append("status = ?")
-        params.append(status.value)
-    if before is not None:
-        where.append("created_at < ?")
-        params.append(to_db_time(before))
-    if search:
-        pattern = f"%{_escape_like(search)}%"
-        where.append("(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')")
-        params.extend([pattern, pattern])
-    params.append(limit)
-    sql = _page_sql(("WHERE " + " AND ".join(where)) if where else "")
+    """One page of the history, newest first, with counts (see
+    :func:`amc_tui.store.summaries.page_query`)."""
+    sql, params = page_query(limit, to_db_time_or_none(before), status, search)
     return [row_to_summary(r) for r in conn.execute(sql, params)]
 
 
@@ -232,16 +193,6 @@ def is_cancel_requested(conn: sqlite3.Connection, batch_id: str) -> bool:
 
 # --- recovery ---------------------------------------------------------------------------
 
-_UNFINISHED = (BatchStatus.PENDING.value, BatchStatus.RUNNING.value)
-
-
-def unfinished_batch_ids(conn: sqlite3.Connection) -> list[str]:
-    """Ids of the batches stored ``pending`` or ``running``, oldest first."""
-    rows = conn.execute(
-        "SELECT id FROM batches WHERE status IN (?, ?) ORDER BY created_at, id", _UNFINISHED
-    )
-    return [str(row[0]) for row in rows]
-
 
 def mark_interrupted(conn: sqlite3.Connection, batch_id: str) -> BatchSummary | None:
     """A batch whose process is gone becomes ``interrupted``; None if it was not unfinished.
@@ -253,7 +204,7 @@ def mark_interrupted(conn: sqlite3.Connection, batch_id: str) -> BatchSummary | 
     now = to_db_time(utc_now())
     with write_transaction(conn):
         row = conn.execute("SELECT status FROM batches WHERE id = ?", (batch_id,)).fetchone()
-        if row is None or row["status"] not in _UNFINISHED:
+        if row is None or row["status"] not in UNFINISHED:
             return None
         check_batch_transition(BatchStatus(row["status"]), BatchStatus.INTERRUPTED)
         conn.execute(
