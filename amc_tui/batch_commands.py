@@ -220,17 +220,26 @@ class _Signals:
 
 async def drive_batch(runner: BatchRunner, batch: Batch, *, as_json: bool) -> int:
     """Run the stored ``batch`` with signals handled and progress shown; print the end."""
+    from amc_tui.engine.events import BatchStarted, EngineEvent
     from amc_tui.progress import ProgressReporter
 
     unfinished = sum(1 for ex in batch.executions if not ex.status.is_terminal)
     verb = "resuming" if batch.status is not BatchStatus.PENDING else "running"
-    say(
-        f"amc-tui: batch {batch.id}: {verb} {unfinished} executions, at most "
-        f"{min(batch.max_concurrency, runner.limit)} at once (Ctrl+C cancels; "
-        f"`amc-tui cancel {batch.id}` from elsewhere)"
-    )
+    started: list[BatchStarted] = []
+
+    def on_start(event: EngineEvent) -> None:
+        # Said once the runner holds the batch: another process may finish it first.
+        if isinstance(event, BatchStarted) and event.batch_id == batch.id and not started:
+            started.append(event)
+            say(
+                f"amc-tui: batch {batch.id}: {verb} {unfinished} executions, at most "
+                f"{min(batch.max_concurrency, runner.limit)} at once (Ctrl+C cancels; "
+                f"`amc-tui cancel {batch.id}` from elsewhere)"
+            )
+
     signals = _Signals(runner, batch.id)
     reporter = ProgressReporter(batch, stream=sys.stderr)
+    runner.events.add_listener(on_start)
     runner.events.add_listener(reporter.on_event)
     signals.install()
     ticker = asyncio.create_task(reporter.tick())
@@ -253,6 +262,9 @@ async def drive_batch(runner: BatchRunner, batch: Batch, *, as_json: bool) -> in
         ticker.cancel()
         reporter.close()
         runner.events.remove_listener(reporter.on_event)
+        runner.events.remove_listener(on_start)
+    if not started and final.status.is_terminal:
+        say(f"amc-tui: batch {final.id} already ended {final.status}; nothing to resume")
     if signals.stopped_by is None:
         _print_result(final, as_json=as_json)
     else:

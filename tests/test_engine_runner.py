@@ -409,3 +409,32 @@ async def test_cancelling_an_unsettled_batch_sends_nothing(env: EngineEnv) -> No
     assert [ex.status for ex in final.executions] == [S.CANCELLED, S.CANCELLED]
     assert env.sim.stats.requests["POST create"] == 0
     assert env.sim.stats.requests["GET list"] == 1  # asked AMC before deciding
+
+
+async def test_a_resume_beaten_to_the_batch_says_nothing_to_resume(
+    env: EngineEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `amc-tui resume` read the batch unfinished, then waited for its lock while another
+    # process finished it: it must not say it is resuming, and must end with the batch.
+    from amc_tui.batch_commands import drive_batch
+
+    stale = await env.new_batch(3)
+    finished = await env.runner().run(stale.id)  # the other process
+    assert finished.status is BatchStatus.COMPLETED
+    code = await drive_batch(env.runner(), stale, as_json=True)
+    err = capsys.readouterr().err
+    assert code == 0
+    assert f"batch {stale.id} already ended completed; nothing to resume" in err
+    assert "resuming" not in err and "running 3 executions" not in err
+
+
+async def test_a_run_says_what_it_starts(
+    env: EngineEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from amc_tui.batch_commands import drive_batch
+
+    batch = await env.new_batch(3)
+    assert await drive_batch(env.runner(), batch, as_json=True) == 0
+    err = capsys.readouterr().err
+    assert f"batch {batch.id}: running 3 executions" in err
+    assert "nothing to resume" not in err
