@@ -1,13 +1,16 @@
 """The dashboard under load (issue 6, target 3, and the peak RSS of target 5).
 
-    python bench/dashboard_load.py [--executions 1000] [--concurrency 100] [--runs 3]
+    python bench/dashboard_load.py [--executions 1000] [--concurrency 20] [--runs 3]
                                    [--opens 3] [--simulator process|embedded|both]
                                    [--size 120x40] [--no-terminal-output] [--profile FILE]
 
 The real app (``AmcApp``, headless, at SIZE) with the real runner and store launches a
 batch of EXECUTIONS executions (``engine.max_batch_size`` raised to fit) through
 ``app.launch``, the way the confirm screen does, on a zero-latency, fault-free
-simulator whose executions last 5 ms, CONCURRENCY at a time (the HTTP pool as large);
+simulator whose executions last 5 ms, CONCURRENCY at a time (the HTTP pool as large;
+20 by default, the size of amc-tui's default pool: httpcore's pool looks at every
+connection for every request, so a pool of 100 spends more on itself than on the
+requests);
 the dashboard shows it.  The simulator runs either in its own process (``amc-tui
 simulator`` on a real port: the TUI process's CPU is its own: app, engine, store,
 HTTP client) or embedded in the TUI process (``httpx.ASGITransport``, as ``--demo``
@@ -772,7 +775,7 @@ def parse_size(text: str) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--opens", type=int, default=3, help="opens of the finished batch a run")
     parser.add_argument("--simulator", choices=("process", "embedded", "both"), default="both")

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import socket
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -145,3 +146,28 @@ def test_the_served_simulator_answers_without_waiting_for_acks() -> None:
         accepted, _ = listener.accept()
         with accepted:
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+async def test_requests_over_a_socket_import_nothing(server: ThreadedServer) -> None:
+    # httpcore asks sniffio which event loop runs on every request; were sniffio
+    # missing, each request would search sys.path for it again (a failed import is
+    # not remembered).  The requests after the first must look for no module at all.
+    looked_for: list[str] = []
+
+    class Spy:
+        def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+            looked_for.append(name)
+
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        headers = await _login(http)
+        spy = Spy()
+        sys.meta_path.insert(0, spy)  # type: ignore[arg-type]
+        try:
+            for _ in range(5):
+                response = await http.get(
+                    "/amc/reporting/amc8b491eb38/workflowExecutions", headers=headers
+                )
+                assert response.status_code < 500
+        finally:
+            sys.meta_path.remove(spy)  # type: ignore[arg-type]
+    assert looked_for == []
