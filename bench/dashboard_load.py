@@ -37,10 +37,12 @@ sleep wakes), the garbage collector's pauses, and the time spent in the TUI's pa
 are wrapped on their classes in the child process to time them; nothing is replaced).
 
 Then the finished batch is opened from the history screen OPENS times (``enter`` on
-it) and the time to the first frame of its dashboard with every row is reported
-(target 100 ms), with where it went.  Each run is its own child process; figures are
-medians over the runs (and the worst run for the key latency).  ``--profile FILE``
-writes a cProfile of the first run's child (the event loop's thread) to FILE.
+it) and the time to the first frame of its dashboard showing every row it has room
+for is reported (target 100 ms), with where it went; and the time until all its rows
+are in the table (the dashboard adds the rows out of sight just after its first
+frame; polled every 10 ms).  Each run is its own child process; figures are medians
+over the runs (and the worst run for the key latency).  ``--profile FILE`` writes a
+cProfile of the first run's child (the event loop's thread) to FILE.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class Frames:
         self.count = 0
         self.output_bytes = 0
         self._wanted: Callable[[], bool] | None = None
-        self._sent = 0.0
+        self._sent = self.sent_at = 0.0
         self._seen = 0.0
         self._answered = threading.Event()
         display = app._display
@@ -142,7 +144,7 @@ class Frames:
         self._answered.clear()
         event = events.Key(key, character)
         event.set_sender(self.app)
-        self._sent = time.perf_counter()
+        self._sent = self.sent_at = time.perf_counter()
         self._wanted = shown
         self.app._driver.send_message(event)
         if not self._answered.wait(KEY_GIVE_UP):
@@ -155,6 +157,20 @@ class Frames:
         if took is None:
             raise SystemExit(f"{key}: nothing shown in {KEY_GIVE_UP} s")
         return took
+
+
+def rows_in_sight(app: Any, n: int) -> bool:
+    """Whether the screen is a dashboard showing as many rows as its table can show
+    (all ``n`` if they fit): the dashboard as the operator sees it.  The rows out of
+    sight may come a moment later (the dashboard adds them after its first frame)."""
+    from amc_tui.tui.screens.dashboard import DashboardScreen
+
+    screen = app.screen
+    if not isinstance(screen, DashboardScreen):
+        return False
+    table = screen.table
+    in_sight = table.size.height - table.header_height
+    return in_sight > 0 and table.row_count >= min(n, in_sight)
 
 
 def _safely(shown: Callable[[], bool]) -> bool:
@@ -488,6 +504,7 @@ async def measure(opts: argparse.Namespace) -> dict[str, Any]:
 
         # Open the finished batch from the history screen, RUNS times.
         opens: list[float] = []
+        all_rows: list[float] = []
         open_parts: list[dict[str, float]] = []
         await pilot.press("escape")
         await wait_until(lambda: isinstance(app.screen, InstancesScreen), 30, "instances")
@@ -502,15 +519,13 @@ async def measure(opts: argparse.Namespace) -> dict[str, Any]:
             assert history.highlighted_id() == batch.id, history.highlighted_id()
             await pilot.pause(0.3)
             stopwatch.reset()
-            opens.append(
-                await frames.apress(
-                    "enter",
-                    "\r",
-                    lambda: (
-                        isinstance(app.screen, DashboardScreen) and app.screen.table.row_count == n
-                    ),
-                )
+            opens.append(await frames.apress("enter", "\r", lambda: rows_in_sight(app, n)))
+            await wait_until(
+                lambda: isinstance(app.screen, DashboardScreen) and app.screen.table.row_count == n,
+                30,
+                "every row",
             )
+            all_rows.append(time.perf_counter() - frames.sent_at)
             open_parts.append(dict(stopwatch.seconds))
             await pilot.pause(0.3)
             await frames.apress("escape", None, lambda: isinstance(app.screen, HistoryScreen))
@@ -534,6 +549,7 @@ async def measure(opts: argparse.Namespace) -> dict[str, Any]:
         "problems": problems,
         "statuses": dict(Counter(ex.status.value for ex in stored.executions)),
         "opens": opens,
+        "all_rows": all_rows,
         "open_parts": open_parts,
         "rss_self_mb": _self_rss_mb(),
         "loop_lag": lag.lags,
@@ -753,8 +769,14 @@ def report(simulator: str, runs: list[tuple[dict[str, Any], float, float | None]
     if opens:
         o = statistics.median(opens)
         print(
-            f"  enter on the history -> dashboard of {n} rows drawn: median {o * 1000:.0f} ms, "
-            f"worst {max(opens) * 1000:.0f} ms over {len(opens)} opens  {verdict(o, OPEN_TARGET)}"
+            f"  enter on the history -> dashboard of {n} rows drawn, every row in sight: "
+            f"median {o * 1000:.0f} ms, worst {max(opens) * 1000:.0f} ms over {len(opens)} "
+            f"opens  {verdict(o, OPEN_TARGET)}"
+        )
+        every = [t for r, _, _ in runs for t in r["all_rows"]]
+        print(
+            f"    all {n} rows in the table: median {statistics.median(every) * 1000:.0f} ms, "
+            f"worst {max(every) * 1000:.0f} ms"
         )
         parts = [p for r, _, _ in runs for p in r["open_parts"]]
         labels = sorted({label for p in parts for label in p})

@@ -381,3 +381,32 @@ async def test_the_collector_is_tuned_while_the_app_runs_and_restored_after(
         assert gc.get_freeze_count() > frozen
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen
+
+
+# --- the first frame ------------------------------------------------------------------------
+
+
+async def test_the_rows_in_sight_come_first_and_the_others_just_after(tmp_path: Path) -> None:
+    app = burst_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready, what="ready")
+        stored = await app.services.store.create_batch(await new_batch(app, BURST))
+        live = await app.track(stored.id)
+        assert live is not None
+        live.here = True  # as if run here: the screen does not re-read the store
+        await app.open_batch(stored.id)
+        screen = dashboard(app)
+        first = screen.table.row_count
+        assert first == 24  # the screen's height: every row the table can show
+        # A change to a row not in the table yet: drawn as it is when that row comes.
+        later = stored.executions[100]
+        assert later.id is not None
+        changed = live.apply(moved(later, ExecutionStatus.SUBMITTING), utc_now())
+        screen.update_rows(frozenset(changed))
+        assert screen.table.row_count == first  # no rebuild
+        await wait_for(pilot, lambda: screen.table.row_count == BURST, what="every row")
+        keys = [screen.table.coordinate_to_cell_key((n, 0)).row_key.value for n in range(BURST)]
+        assert keys == [str(ex.id) for ex in stored.executions]
+        assert str(screen.table.get_cell(str(later.id), "state")) == str(
+            execution_state(ExecutionStatus.SUBMITTING)
+        )

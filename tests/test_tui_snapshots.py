@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, TextArea
+from textual.widgets._footer import FooterKey
 from tui_seed import fixed_clock, running_elsewhere, seed_history
 from tui_support import make_app, tui_settings, wait_for
 
@@ -28,6 +29,7 @@ from amc_tui.tui.screens.execution_detail import ExecutionDetailScreen
 from amc_tui.tui.screens.help import HelpScreen
 from amc_tui.tui.screens.history import HistoryScreen
 from amc_tui.tui.screens.instances import InstancesScreen
+from amc_tui.tui.widgets.footer import KeysFooter
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 Steps = Callable[[Pilot[Any]], Awaitable[None]]
@@ -127,7 +129,11 @@ def test_help_of_the_dashboard(
     snap_compare: Any, tmp_path: Path, seeded: Settings, size: tuple[int, int]
 ) -> None:
     async def steps(pilot: Pilot[Any]) -> None:
-        await open_dashboard(pilot, "batch_demo0003")
+        dashboard = await open_dashboard(pilot, "batch_demo0003")
+        # The dashboard's keys are in its footer (under the help, dimmed) before "?":
+        # pressed earlier, the picture depended on which came first.
+        footer = dashboard.query_one(KeysFooter)
+        await wait_for(pilot, lambda: bool(footer.query(FooterKey)), what="footer keys")
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
 

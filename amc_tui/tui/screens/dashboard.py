@@ -104,6 +104,8 @@ class DashboardScreen(AmcScreen):
         self.failures_only = False
         self._widths = column_widths(80)
         self._max_attempts = 0
+        self._to_add: list[int] = []
+        """Rows not in the table yet: added just after the first frame."""
 
     # --- layout -----------------------------------------------------------------------
 
@@ -133,7 +135,7 @@ class DashboardScreen(AmcScreen):
         for key in COLUMNS:
             label = "AMC id" if key == "amc_id" and self._widths[key] < 13 else LABELS[key]
             self.table.add_column(label, key=key, width=self._widths[key])
-        self.rebuild_rows()
+        self.rebuild_rows(in_sight_first=True)
         self.refresh_header()
         self.set_interval(1.0, self.tick)
         if not self.live.here and not self.live.status.is_terminal:
@@ -145,22 +147,34 @@ class DashboardScreen(AmcScreen):
     def shown(self, row: Row) -> bool:
         return not self.failures_only or row.status in FAILURES
 
-    def rebuild_rows(self) -> None:
-        """Fill the table from the live batch (on mount, and when the filter changes)."""
+    def rebuild_rows(self, *, in_sight_first: bool = False) -> None:
+        """Fill the table from the live batch (on mount, and when the filter changes).
+
+        With ``in_sight_first`` (on mount), only the rows the screen can show are added
+        now, and the others just after the first frame: a batch of 1,000 executions is
+        on screen in about two thirds of the time (``bench/dashboard_load.py``).  Until
+        they are in, a change to one of them is not drawn: it is added as it is then.
+        """
         table = self.table
         keep = self.highlighted_id()
         table.clear()
         rows = self.live.rows
-        table.add_plain_rows(
-            [
-                (str(execution_id), self.cells(rows[execution_id]))
-                for execution_id in self.live.order
-                if self.shown(rows[execution_id])
-            ]
-        )
+        order = [i for i in self.live.order if self.shown(rows[i])]
+        now = order[: self.app.size.height] if in_sight_first else order
+        table.add_plain_rows([(str(i), self.cells(rows[i])) for i in now])
+        self._to_add = order[len(now) :]
+        if self._to_add:
+            self.call_after_refresh(self._add_the_rest)
         if keep is not None and str(keep) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep)))
         self.refresh_hint()
+
+    def _add_the_rest(self) -> None:
+        """The rows left out of the first frame, in their state now."""
+        rest, self._to_add = self._to_add, []
+        if rest and self.is_mounted:
+            rows = self.live.rows
+            self.table.add_plain_rows([(str(i), self.cells(rows[i])) for i in rest])
 
     def cells(self, row: Row) -> tuple[Text | str, ...]:
         ex = row.execution
@@ -200,7 +214,7 @@ class DashboardScreen(AmcScreen):
             key = str(execution_id)
             if key in present and self.shown(row):
                 changes[key] = dict(zip(COLUMNS, self.cells(row), strict=True))
-            elif key in present or self.shown(row):
+            elif key in present or (self.shown(row) and execution_id not in self._to_add):
                 missing = True  # a row enters or leaves the failures-only view
         if missing:
             self.rebuild_rows()
