@@ -17,10 +17,9 @@ from typing import Any
 from engine_support import fast_simulator
 from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.screen import Screen
-from tui_support import make_app, new_batch, wait_for
+from tui_support import OneTable, make_app, new_batch, wait_for
 
 from amc_tui.amc.simulator import SimulatorConfig
 from amc_tui.amc.simulator.config import SimInstance
@@ -262,21 +261,6 @@ def test_the_counts_follow_every_change_and_fresh_read() -> None:
 
 
 # --- the table ---------------------------------------------------------------------------
-
-
-class OneTable(App[None]):
-    CSS = "#table { height: 20; }"
-
-    def __init__(self, kind: type[FixedTable]) -> None:
-        super().__init__()
-        self.kind = kind
-
-    def compose(self) -> ComposeResult:
-        yield self.kind(id="table", cursor_type="row", zebra_stripes=True)
-
-    @property
-    def table(self) -> FixedTable:
-        return self.query_one("#table", FixedTable)
 
 
 def fill_table(table: FixedTable) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from rich.style import Style
 from rich.text import Text
-from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 from textual.widgets.data_table import DuplicateKey
+from tui_support import OneTable
 
 from amc_tui.tui.widgets.live_table import LiveTable
 from amc_tui.tui.widgets.table import FixedTable
@@ -34,21 +34,6 @@ def awkward_rows() -> list[tuple[str, tuple[Any, ...]]]:
         (Text(""), Text.assemble(("two ", "red"), ("parts", "underline")), "", "[b]markup[/b]"),
     ]
     return [(str(n), values[n % len(values)]) for n in range(40)]
-
-
-class OneTable(App[None]):
-    CSS = "#table { height: 20; }"
-
-    def __init__(self, kind: type[FixedTable]) -> None:
-        super().__init__()
-        self.kind = kind
-
-    def compose(self) -> ComposeResult:
-        yield self.kind(id="table", cursor_type="row", zebra_stripes=True)
-
-    @property
-    def table(self) -> FixedTable:
-        return self.query_one("#table", FixedTable)
 
 
 def with_columns(table: FixedTable) -> FixedTable:

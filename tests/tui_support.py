@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine_support import SQL, WINDOW, fast_engine, fast_simulator
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
 from amc_tui.amc.simulator import AmcSimulator, SimulatorConfig
@@ -22,6 +23,7 @@ from amc_tui.domain import Batch, utc_now
 from amc_tui.engine.validation import build_batch, build_query
 from amc_tui.settings import Settings, ensure_data_dir, load_settings
 from amc_tui.tui.app import AmcApp
+from amc_tui.tui.widgets.table import FixedTable
 
 
 def tui_settings(tmp_path: Path, *, data_dir: Path | None = None, **engine: Any) -> Settings:
@@ -83,3 +85,20 @@ async def new_batch(app: AmcApp, n: int, *, name: str = "weekly reach") -> Batch
         name=name,
     )
     return batch
+
+
+class OneTable(App[None]):
+    """An app showing one table of ``kind`` (20 lines high), for tests of the tables."""
+
+    CSS = "#table { height: 20; }"
+
+    def __init__(self, kind: type[FixedTable]) -> None:
+        super().__init__()
+        self.kind = kind
+
+    def compose(self) -> ComposeResult:
+        yield self.kind(id="table", cursor_type="row", zebra_stripes=True)
+
+    @property
+    def table(self) -> FixedTable:
+        return self.query_one("#table", FixedTable)
