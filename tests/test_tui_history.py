@@ -8,6 +8,7 @@ the fast in-process simulator and every test waits on conditions.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 from datetime import timedelta
@@ -463,3 +464,29 @@ async def test_reload_puts_new_batches_on_top_and_keeps_the_cursor(
         assert row_ids(app) == [newer.id, *ids[::-1]]
         assert history(app).highlighted_id() == ids[1]
         await wait_for(pilot, lambda: cell(app, ids[0], "status") == "⊘ cancelled")
+
+
+async def test_leaving_while_a_page_is_read_does_not_break_the_app(tmp_path: Path) -> None:
+    # Back on the history, a read of the first page starts; escape at once leaves the
+    # screen before the read ends.  The read's end must not touch the gone screen.
+    settings = tui_settings(tmp_path)
+    await fill(settings, 3)
+    app = make_app(tmp_path, settings=settings, offer_resume=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1, what="home")
+        await pilot.press("h")
+        await on_history_with_rows(pilot, app, 3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        store = app.services.store
+        reads = store.list_batches
+
+        async def slow_read(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0.3)
+            return await reads(*args, **kwargs)
+
+        store.list_batches = slow_read  # type: ignore[method-assign]
+        await pilot.press("escape", "escape")
+        await pilot.pause(0.6)
+        assert not isinstance(app.screen, HistoryScreen | DashboardScreen)
+        assert app.return_code is None  # still running: no worker failed

@@ -39,6 +39,9 @@ from amc_tui.tui.widgets.running_bar import RunningBar
 
 log = logging.getLogger(__name__)
 
+ROWS_AT_ONCE = 250
+"""Rows added in one go after the first frame (about 10 ms of work each time)."""
+
 FAILURES = (ExecutionStatus.FAILED, ExecutionStatus.UNKNOWN)
 COLUMNS = ("state", "instance", "try", "time", "amc_id", "message")
 LABELS = {
@@ -170,11 +173,15 @@ class DashboardScreen(AmcScreen):
         self.refresh_hint()
 
     def _add_the_rest(self) -> None:
-        """The rows left out of the first frame, in their state now."""
-        rest, self._to_add = self._to_add, []
-        if rest and self.is_mounted:
-            rows = self.live.rows
-            self.table.add_plain_rows([(str(i), self.cells(rows[i])) for i in rest])
+        """The rows left out of the first frame, in their state now, ``ROWS_AT_ONCE`` at
+        a time: keys pressed meanwhile are answered between two parts."""
+        if not self._to_add or not self.is_mounted:
+            return
+        part, self._to_add = self._to_add[:ROWS_AT_ONCE], self._to_add[ROWS_AT_ONCE:]
+        rows = self.live.rows
+        self.table.add_plain_rows([(str(i), self.cells(rows[i])) for i in part])
+        if self._to_add:
+            self.call_later(self._add_the_rest)
 
     def cells(self, row: Row) -> tuple[Text | str, ...]:
         ex = row.execution
