@@ -121,3 +121,25 @@ async def test_each_text_cell_renders_as_datatable_renders_it(cursor_row: int) -
                     assert short == full, (row, column, cursor)
                     checked += 1
         assert checked == 10 * len(COLUMNS) * 2
+
+
+async def test_the_row_order_is_kept_while_only_cells_change() -> None:
+    app = OneTable(LiveTable)
+    async with app.run_test(size=(60, 24)) as pilot:
+        table = app.table
+        assert isinstance(table, LiveTable)
+        with_columns(table)
+        table.add_plain_rows(awkward_rows())
+        await pilot.pause()
+        order = table.ordered_rows
+        table.update_rows({"3": {"try": "2/3"}, "30": {"note": "changed"}})
+        assert table.ordered_rows is order  # cells only: not listed again
+        assert [row.key.value for row in order] == [str(n) for n in range(40)]
+        table.sort("name", key=lambda name: str(name), reverse=True)  # rows move
+        moved = table.ordered_rows
+        assert moved is not order
+        assert [row.key.value for row in moved] == [
+            table.coordinate_to_cell_key((n, 0)).row_key.value for n in range(40)
+        ]
+        table.remove_row("0")
+        assert len(table.ordered_rows) == 39
