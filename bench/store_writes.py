@@ -20,9 +20,12 @@ one of the four an execution makes on a clean run, with ``synchronous=FULL``:
   changes/s, store commits per change, process CPU time per change (all threads) and
   the ratio to the baseline.
 
-Each run measures the baseline and every case back to back, each on a fresh file;
-``--runs`` runs, and the medians of the rates and of the per-run ratios are printed
-(the machine's load moves between runs more than within one).  The target: under
+Each run measures every case right after a baseline of its own, each on a fresh file,
+and a case's ratio is taken to that baseline: the machine this was written on is
+shared, and its speed moves by a third from one second to the next, so a baseline
+measured once per run, several cases earlier, made the ratios of the later cases a
+lottery.  (The baseline's own work is unchanged.)  ``--runs`` runs, and the medians
+of the rates and of the per-pair ratios are printed.  The target: under
 bursts, at least 5x the baseline.  Files live in a temporary directory
 (``--dir``, default the system's, printed) which should be on the file system of the
 data directory: the baseline's cost is mostly that of its fsync, printed too.
@@ -249,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"store write path: {args.executions} executions x {CHANGES_PER_EXECUTION} state "
             f"changes = {args.executions * CHANGES_PER_EXECUTION} changes per run; WAL, "
-            f"synchronous=FULL; medians of {args.runs} runs, each run measuring the baseline "
-            "and every case back to back (ratios are taken within a run)"
+            f"synchronous=FULL; medians of {args.runs} runs, each case measured right after "
+            "a baseline of its own (its ratio is taken to that baseline)"
         )
         print(
             f"files in {directory} (device {os.stat(directory).st_dev}); one 4 KiB write + "
@@ -261,10 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         figures: dict[str, list[Figure]] = {label: [] for label in cases}
         ratios: dict[str, list[float]] = {label: [] for label in cases}
         for _ in range(args.runs):
-            base = run_once(directory, args.executions, baseline)
-            bases.append(base)
             for label, case in cases.items():
+                base = run_once(directory, args.executions, baseline)
                 fig = run_once(directory, args.executions, case)
+                bases.append(base)
                 figures[label].append(fig)
                 ratios[label].append(fig.rate / base.rate)
         print(describe("baseline, sqlite3 loop, 1 commit/change", bases, None))

@@ -19,6 +19,7 @@ import functools
 import json
 import sqlite3
 from collections.abc import Collection
+from datetime import datetime
 from typing import cast
 
 from amc_tui.domain import (
@@ -30,34 +31,44 @@ from amc_tui.domain import (
     utc_now,
 )
 from amc_tui.errors import ErrorCategory, StoreError
-from amc_tui.store.codec import row_to_attempt, row_to_execution, to_db_time
+from amc_tui.store.codec import (
+    ATTEMPT_COLUMNS,
+    EXECUTION_COLUMNS,
+    new_attempt,
+    row_to_attempt,
+    row_to_execution,
+    to_db_time,
+)
 from amc_tui.store.database import write_transaction
 
 # --- reads -----------------------------------------------------------------------------
 
+# The columns are named (constants of the codec, which decodes by position).
+_SELECT = f"SELECT {EXECUTION_COLUMNS} FROM executions"  # noqa: S608 (constant column names)
+_SELECT_ONE = f"{_SELECT} WHERE id = ?"
+_SELECT_ATTEMPTS = f"SELECT {ATTEMPT_COLUMNS} FROM attempts"  # noqa: S608 (constant column names)
+_LIST_ATTEMPTS = f"{_SELECT_ATTEMPTS} WHERE execution_id = ? ORDER BY number"
+_SELECT_ATTEMPT = f"{_SELECT_ATTEMPTS} WHERE execution_id = ? AND number = ?"
+
 
 def get_execution(conn: sqlite3.Connection, execution_id: int) -> Execution | None:
-    row = conn.execute("SELECT * FROM executions WHERE id = ?", (execution_id,)).fetchone()
+    row = conn.execute(_SELECT_ONE, (execution_id,)).fetchone()
     return None if row is None else row_to_execution(row)
 
 
 def find_execution(conn: sqlite3.Connection, amc_execution_id: str) -> Execution | None:
     row = conn.execute(
-        "SELECT * FROM executions WHERE amc_execution_id = ? ORDER BY id DESC LIMIT 1",
+        f"{_SELECT} WHERE amc_execution_id = ? ORDER BY id DESC LIMIT 1",
         (amc_execution_id,),
     ).fetchone()
     return None if row is None else row_to_execution(row)
 
 
 # A batch's executions are always listed by instance name.
-_LIST_ALL = """
-SELECT * FROM executions WHERE batch_id = ?
-ORDER BY instance_name COLLATE NOCASE, instance_name, id
-"""
-_LIST_IN = """
-SELECT * FROM executions WHERE batch_id = ? AND status IN (SELECT value FROM json_each(?))
-ORDER BY instance_name COLLATE NOCASE, instance_name, id
-"""
+_BY_NAME = "ORDER BY instance_name COLLATE NOCASE, instance_name, id"
+_LIST_ALL = f"{_SELECT} WHERE batch_id = ? {_BY_NAME}"
+_IN_JSON = "IN (SELECT value FROM json_each(?))"
+_LIST_IN = f"{_SELECT} WHERE batch_id = ? AND status {_IN_JSON} {_BY_NAME}"
 
 
 def latest_by_instance(
@@ -67,7 +78,7 @@ def latest_by_instance(
     latest: dict[str, Execution] = {}
     for instance_uuid in instance_uuids:
         row = conn.execute(
-            "SELECT * FROM executions WHERE instance_uuid = ? ORDER BY created_at DESC LIMIT 1",
+            f"{_SELECT} WHERE instance_uuid = ? ORDER BY created_at DESC LIMIT 1",
             (instance_uuid,),
         ).fetchone()
         if row is not None:
@@ -88,18 +99,11 @@ def list_executions(
 
 
 def list_attempts(conn: sqlite3.Connection, execution_id: int) -> list[Attempt]:
-    return [
-        row_to_attempt(r)
-        for r in conn.execute(
-            "SELECT * FROM attempts WHERE execution_id = ? ORDER BY number", (execution_id,)
-        )
-    ]
+    return [row_to_attempt(r) for r in conn.execute(_LIST_ATTEMPTS, (execution_id,))]
 
 
 def _get_attempt(conn: sqlite3.Connection, execution_id: int, number: int) -> Attempt:
-    row = conn.execute(
-        "SELECT * FROM attempts WHERE execution_id = ? AND number = ?", (execution_id, number)
-    ).fetchone()
+    row = conn.execute(_SELECT_ATTEMPT, (execution_id, number)).fetchone()
     return row_to_attempt(row)
 
 
@@ -171,7 +175,7 @@ def _move_sql(
     sources = _sql_list(_sources(new_status))
     return (
         f"UPDATE executions SET {sets} "  # noqa: S608 (column names and statuses: constants)
-        f"WHERE id = ? AND status IN ({sources}) RETURNING *"
+        f"WHERE id = ? AND status IN ({sources}) RETURNING {EXECUTION_COLUMNS}"
     )
 
 
@@ -220,24 +224,27 @@ UPDATE executions SET
     submitted_at = CASE WHEN status = '{submitting}' THEN submitted_at ELSE ? END,
     attempts = attempts + 1
 WHERE id = ? AND status IN ({sources})
-RETURNING *
+RETURNING {columns}
 """
 _START = _START_TEMPLATE.format(
     submitting=ExecutionStatus.SUBMITTING.value,
+    columns=EXECUTION_COLUMNS,
     sources=_sql_list({ExecutionStatus.SUBMITTING, *_sources(ExecutionStatus.SUBMITTING)}),
 )
 """SUBMITTING (entered, or kept by a retry) with one attempt more, in one statement."""
 
 _COUNT_ATTEMPT = "UPDATE executions SET attempts = attempts + 1, updated_at = ? WHERE id = ?"
 
-_ADD_ATTEMPT = """
-INSERT INTO attempts (execution_id, number, started_at) VALUES (?, ?, ?) RETURNING *
-"""
+_ADD_ATTEMPT = "INSERT INTO attempts (execution_id, number, started_at) VALUES (?, ?, ?)"
 
 
-def _add_attempt(conn: sqlite3.Connection, execution_id: int, number: int, now: str) -> sqlite3.Row:
-    """Insert attempt ``number`` (already counted on the execution); its row."""
-    return cast(sqlite3.Row, conn.execute(_ADD_ATTEMPT, (execution_id, number, now)).fetchall()[0])
+def _add_attempt(
+    conn: sqlite3.Connection, execution_id: int, number: int, started: datetime, now: str
+) -> Attempt:
+    """Insert attempt ``number`` (already counted on the execution), started now
+    (``started``, stored as ``now``); the attempt is known without reading it back."""
+    conn.execute(_ADD_ATTEMPT, (execution_id, number, now))
+    return new_attempt(number, started)
 
 
 _CLOSE_ATTEMPT = """
@@ -300,11 +307,12 @@ def transition_execution(
 
 
 def begin_attempt(conn: sqlite3.Connection, execution_id: int) -> Attempt:
-    now = to_db_time(utc_now())
+    started = utc_now()
+    now = to_db_time(started)
     with write_transaction(conn):
         _, attempts = _status_of(conn, execution_id)
         conn.execute(_COUNT_ATTEMPT, (now, execution_id))
-        return row_to_attempt(_add_attempt(conn, execution_id, attempts + 1, now))
+        return _add_attempt(conn, execution_id, attempts + 1, started, now)
 
 
 def end_attempt(
@@ -323,14 +331,14 @@ def end_attempt(
 
 def start_attempt(conn: sqlite3.Connection, execution_id: int) -> tuple[Execution, Attempt]:
     """SUBMITTING (unless it already is: a retry), then the next attempt, at once."""
-    now = to_db_time(utc_now())
+    started = utc_now()
+    now = to_db_time(started)
     with write_transaction(conn):
         rows = conn.execute(_START, (now, now, execution_id)).fetchall()
         if not rows:
             raise _refused(conn, execution_id, ExecutionStatus.SUBMITTING)
-        row = rows[0]
-        attempt = _add_attempt(conn, execution_id, int(row["attempts"]), now)
-        return row_to_execution(row), row_to_attempt(attempt)
+        execution = row_to_execution(rows[0])
+        return execution, _add_attempt(conn, execution_id, execution.attempts, started, now)
 
 
 def finish_attempt(
@@ -361,10 +369,7 @@ WHERE batch_id = ? AND status = ?
 RETURNING id
 """
 
-_LIST_IDS = """
-SELECT * FROM executions WHERE id IN (SELECT value FROM json_each(?))
-ORDER BY instance_name COLLATE NOCASE, instance_name, id
-"""
+_LIST_IDS = f"{_SELECT} WHERE id {_IN_JSON} {_BY_NAME}"
 
 
 def cancel_queued(conn: sqlite3.Connection, batch_id: str) -> list[Execution]:

@@ -8,7 +8,9 @@ it never blocks.  Each write is applied whole or not at all, and is committed
 (``synchronous=FULL``) before the awaited method returns; callers emit their events
 only after that.  Writes that arrive while the worker is busy share one commit (group
 commit), each in its own savepoint, so a write that fails is undone alone and only
-its caller sees the error.
+its caller sees the error.  The engine's own writes (moves, attempts started and
+ended) go to the worker as data (:mod:`amc_tui.store.coalesce`), so that many of them
+in one group run as one statement per kind.
 
 Opening checks the file before writing to it (:mod:`amc_tui.store.database`) and
 migrates it (:mod:`amc_tui.store.schema`); the SQL itself is in
@@ -31,7 +33,7 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Concatenate, ParamSpec, Self, TypeVar
+from typing import Concatenate, ParamSpec, Self, TypeVar, cast
 
 from amc_tui.domain import (
     Attempt,
@@ -45,6 +47,7 @@ from amc_tui.domain import (
 from amc_tui.errors import ErrorCategory
 from amc_tui.store import executions, queries
 from amc_tui.store import instances as instance_queries
+from amc_tui.store.coalesce import Kind, MergeableWrite
 from amc_tui.store.database import DEFAULT_BUSY_TIMEOUT
 from amc_tui.store.instances import InstanceInput, validated_instance
 from amc_tui.store.worker import StoreWorker
@@ -277,14 +280,10 @@ class HistoryStore:
         ``IllegalTransitionError`` (nothing changed) for a move not allowed and
         :class:`StoreError` for an unknown execution.
         """
-        return await self._write(
-            executions.transition_execution,
-            execution_id,
-            new_status,
-            amc_execution_id,
-            error_category,
-            error_message,
+        write = MergeableWrite(
+            Kind.MOVE, execution_id, new_status, amc_execution_id, error_category, error_message
         )
+        return cast(Execution, await self._worker.write(write))
 
     async def begin_attempt(self, execution_id: int) -> Attempt:
         """Start the execution's next attempt (numbered from 1) and count it."""
@@ -320,7 +319,8 @@ class HistoryStore:
         ``IllegalTransitionError`` and changes nothing; an unknown execution raises
         :class:`StoreError`.
         """
-        return await self._write(executions.start_attempt, execution_id)
+        write = MergeableWrite(Kind.START, execution_id, ExecutionStatus.SUBMITTING)
+        return cast(tuple[Execution, Attempt], await self._worker.write(write))
 
     async def finish_attempt(
         self,
@@ -343,16 +343,28 @@ class HistoryStore:
         is not ended either.  An unknown execution or attempt, or one already ended,
         raises :class:`StoreError`.
         """
-        return await self._write(
-            executions.finish_attempt,
+        if new_status is None:
+            return await self._write(
+                executions.finish_attempt,
+                execution_id,
+                number,
+                None,
+                amc_execution_id,
+                error_category,
+                error_message,
+                retry_delay,
+            )
+        write = MergeableWrite(
+            Kind.FINISH,
             execution_id,
-            number,
             new_status,
             amc_execution_id,
             error_category,
             error_message,
+            number,
             retry_delay,
         )
+        return cast(Execution, await self._worker.write(write))
 
     async def cancel_queued(self, batch_id: str) -> list[Execution]:
         """Move every QUEUED execution of the batch to CANCELLED, in one transaction.

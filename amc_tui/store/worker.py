@@ -15,7 +15,11 @@ read as it comes, and runs writes in groups (group commit):
   Each write runs in its own ``SAVEPOINT`` (which the write's own
   :func:`~amc_tui.store.database.write_transaction` uses rather than nesting another):
   a write that raises is rolled back alone and only its awaiter gets the exception;
-  the others are committed.
+  the others are committed.  The engine's writes (a
+  :class:`~amc_tui.store.coalesce.MergeableWrite` each) to distinct executions, one
+  after the other in the group, share one savepoint and run merged, one statement per
+  kind (:mod:`amc_tui.store.coalesce`), each still answered alone; if the merged
+  writes raise, they are undone and run one by one.
 - Every awaiter is answered only after the group's ``COMMIT`` returned, so a write
   is never reported before it is on disk.  The answers of a group reach the event
   loop in one callback (one wake-up of the loop per group, not one per write).  If
@@ -35,10 +39,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,23 +48,16 @@ from pathlib import Path
 from typing import Any, Self, TypeVar, cast
 
 from amc_tui.errors import StoreError
+from amc_tui.store import coalesce
 from amc_tui.store.database import (
     RELEASE_SQL,
     ROLLBACK_TO_SQL,
     SAVEPOINT_SQL,
     StoreConnection,
-    check_header,
     commit,
-    connect_read_only,
-    connect_read_write,
-    has_journal,
-    is_busy,
-    needs_writer_to_recover,
-    prepare_location,
-    recover_after_crash,
     translate_error,
 )
-from amc_tui.store.schema import inspect, latest_version, load_migrations, migrate
+from amc_tui.store.opening import open_connection
 
 T = TypeVar("T")
 
@@ -73,58 +68,13 @@ _Opened = tuple[StoreConnection, int, Path]
 
 
 def _open_connection(path: Path, busy_timeout: float) -> _Opened:
-    """Check, open and migrate the file at ``path``, on the worker thread.
+    """Check, open and migrate the file at ``path``, on the worker thread
+    (:func:`~amc_tui.store.opening.open_connection`).
 
-    Returns the connection, the worker thread's ident and the absolute path.  While
-    another process creates or converts the file, SQLite may answer "busy" without
-    waiting (switching to WAL takes an exclusive lock); opening is idempotent, so it
-    is simply tried again until the busy timeout has passed.
+    Returns the connection, the worker thread's ident and the absolute path.
     """
-    path = path.expanduser().absolute()
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            return _try_open(path, busy_timeout), threading.get_ident(), path
-        except sqlite3.Error as exc:
-            if not is_busy(exc) or time.monotonic() >= deadline:
-                raise translate_error(exc, path, busy_timeout) from exc
-        time.sleep(random.uniform(0.005, 0.05))  # noqa: S311 (jitter, not secrecy)
-
-
-def _try_open(path: Path, busy_timeout: float) -> StoreConnection:
-    prepare_location(path)
-    if has_journal(path):
-        # A rollback journal beside the file: a write was cut off (even the very first
-        # one, which switches the file to WAL).  The header is only worth judging once
-        # SQLite has put the old pages back.
-        recover_after_crash(path, busy_timeout)
-    check_header(path)
-    migrations = load_migrations()
-    try:
-        _inspect(path, busy_timeout, latest_version(migrations))
-    except sqlite3.Error as exc:
-        if not needs_writer_to_recover(exc):
-            raise
-        # A process died in the middle of a write (kill -9, power cut): only a
-        # read-write connection may roll its journal back.  That is SQLite's own
-        # recovery, the same any program opening the file would do; then look again.
-        recover_after_crash(path, busy_timeout)
-        _inspect(path, busy_timeout, latest_version(migrations))
-    conn = connect_read_write(path, busy_timeout)
-    try:
-        migrate(conn, path, migrations)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _inspect(path: Path, busy_timeout: float, latest: int) -> None:
-    probe = connect_read_only(path, busy_timeout)
-    try:
-        inspect(probe, path, latest)
-    finally:
-        probe.close()
+    conn, path = open_connection(path, busy_timeout)
+    return conn, threading.get_ident(), path
 
 
 def _close_opened(future: Future[_Opened]) -> None:
@@ -321,26 +271,47 @@ class StoreWorker:
         except sqlite3.Error as exc:
             self._answer([], [(w, self._store_error(exc)) for w in group])
             return []
-        for index, write in enumerate(group):
+        units = [[group[i] for i in unit] for unit in coalesce.plan([w.work for w in group])]
+        index = 0
+        while index < len(units):
+            unit = units[index]
+            index += 1
             try:
                 conn.execute(SAVEPOINT_SQL)
-                conn.savepoint_unused = True  # the write's write_transaction works in it
-                try:
-                    result = write.work(conn)
-                finally:
-                    conn.savepoint_unused = False
+                outcomes = self._run_unit(conn, unit)
                 conn.execute(RELEASE_SQL)
             except Exception as exc:
-                failed.append((write, self._error_of(exc)))
                 if not self._undo_write(conn):
                     # The transaction is gone, and with it the writes already run.
+                    failed.append((unit[0], self._error_of(exc)))
+                    failed.extend((w, self._lost_with(exc)) for w in unit[1:])
                     failed.extend((w, self._lost_with(exc)) for w, _ in done)
                     self._answer([], failed)
-                    return group[index + 1 :]
-            else:
-                done.append((write, result))
+                    return [w for rest in units[index:] for w in rest]
+                if len(unit) == 1:
+                    failed.append((unit[0], self._error_of(exc)))
+                else:  # merged writes undone: run them one by one instead
+                    units[index:index] = [[w] for w in unit]
+                continue
+            for write, (result, error) in zip(unit, outcomes, strict=True):
+                if error is None:
+                    done.append((write, result))
+                else:
+                    failed.append((write, self._error_of(error)))
         self._end_group(conn, done, failed)
         return []
+
+    @staticmethod
+    def _run_unit(conn: StoreConnection, unit: list[_Write]) -> list[coalesce.Outcome]:
+        """Run one write, or several merged (:mod:`~amc_tui.store.coalesce`), in the
+        savepoint just opened; each one's result or error (the savepoint stays)."""
+        if len(unit) > 1:
+            return coalesce.run_merged(conn, [cast(coalesce.MergeableWrite, w.work) for w in unit])
+        conn.savepoint_unused = True  # the write's write_transaction works in it
+        try:
+            return [(unit[0].work(conn), None)]
+        finally:
+            conn.savepoint_unused = False
 
     def _undo_write(self, conn: sqlite3.Connection) -> bool:
         """Roll back to the failed write's savepoint; False if the transaction is lost."""
