@@ -9,6 +9,7 @@ UTC already.  Also here: :class:`InstanceRecord`, the input of
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sqlite3
 import uuid
@@ -21,7 +22,6 @@ from pydantic import BaseModel, ValidationError
 from amc_tui.domain import (
     Attempt,
     Batch,
-    BatchCounts,
     BatchStatus,
     BatchSummary,
     Execution,
@@ -29,6 +29,7 @@ from amc_tui.domain import (
     QuerySpec,
 )
 from amc_tui.errors import ErrorCategory, StoreError
+from amc_tui.store.summaries import row_to_summary_row
 from amc_tui.store.times import from_db_time as from_db_time
 from amc_tui.store.times import from_db_time_or_none as from_db_time_or_none
 from amc_tui.store.times import to_db_time as to_db_time
@@ -208,23 +209,6 @@ def row_to_batch(row: sqlite3.Row, executions: list[Execution]) -> Batch:
 
 
 def row_to_summary(row: sqlite3.Row) -> BatchSummary:
-    """A summary from a row of :data:`amc_tui.store.queries.SUMMARY_SELECT`."""
-    return BatchSummary(
-        id=row["id"],
-        name=row["name"],
-        profile=row["profile"],
-        status=BatchStatus(row["status"]),
-        created_at=from_db_time(row["created_at"]),
-        started_at=from_db_time_or_none(row["started_at"]),
-        finished_at=from_db_time_or_none(row["finished_at"]),
-        cancel_requested=bool(row["cancel_requested"]),
-        counts=BatchCounts(
-            total=row["total"],
-            succeeded=row["succeeded"],
-            failed=row["failed"],
-            cancelled=row["cancelled"],
-            unknown=row["unknown"],
-            queued=row["queued"],
-            in_flight=row["in_flight"],
-        ),
-    )
+    """A summary from a row of :data:`amc_tui.store.queries.SUMMARY_SELECT` (read as
+    ``amc-tui history`` reads it, then validated as the model)."""
+    return BatchSummary.model_validate(dataclasses.asdict(row_to_summary_row(row)))
