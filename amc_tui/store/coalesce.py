@@ -203,21 +203,13 @@ def _move_sql(
     Parameters: the status, the time, and a JSON array: of ``[id, amc id, error
     category, error message]`` if any optional value is given, else of the ids.
     """
-    sets = ["status = ?1", "updated_at = ?2"]
-    if new_status is ExecutionStatus.SUBMITTING:
-        sets.append("submitted_at = ?2")
-    if new_status.is_terminal:
-        sets.append("finished_at = ?2")
-    optional = {
-        "amc_execution_id": with_amc_id,
-        "error_category": with_category,
-        "error_message": with_message,
-    }
-    for position, (name, given) in enumerate(optional.items(), start=1):
+    times, optional = executions.moved_columns(new_status, with_amc_id, with_category, with_message)
+    sets = ["status = ?1", "updated_at = ?2", *(f"{name} = ?2" for name in times)]
+    for position, (name, given) in enumerate(optional, start=1):
         if given:
             sets.append(f"{name} = json_extract(w.value, '$[{position}]')")
     sources = executions._sql_list(executions._sources(new_status))
-    if any(optional.values()):  # each row its own values: join the array
+    if any(given for _, given in optional):  # each row its own values: join the array
         rows = "FROM json_each(?3) AS w WHERE executions.id = json_extract(w.value, '$[0]')"
     else:  # only ids (measured cheaper than the join)
         rows = "WHERE id IN (SELECT value FROM json_each(?3))"

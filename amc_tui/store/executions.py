@@ -148,6 +148,24 @@ def _sources(new_status: ExecutionStatus) -> list[ExecutionStatus]:
     return [old for old, news in EXECUTION_TRANSITIONS.items() if new_status in news]
 
 
+def moved_columns(
+    new_status: ExecutionStatus, with_amc_id: bool, with_category: bool, with_message: bool
+) -> tuple[list[str], list[tuple[str, bool]]]:
+    """What a move sets besides ``status`` and ``updated_at``: the columns set to its
+    time, and each optional column with whether a value is given (in argument order)."""
+    times = []
+    if new_status is ExecutionStatus.SUBMITTING:
+        times.append("submitted_at")
+    if new_status.is_terminal:
+        times.append("finished_at")
+    optional = [
+        ("amc_execution_id", with_amc_id),
+        ("error_category", with_category),
+        ("error_message", with_message),
+    ]
+    return times, optional
+
+
 @functools.cache
 def _move_sql(
     new_status: ExecutionStatus, with_amc_id: bool, with_category: bool, with_message: bool
@@ -160,17 +178,8 @@ def _move_sql(
     value given, then the execution id.  The WHERE clause allows only the statuses the
     state machine lets the move start from; it returns the updated row, or no row.
     """
-    columns = ["status", "updated_at"]
-    if new_status is ExecutionStatus.SUBMITTING:
-        columns.append("submitted_at")
-    if new_status.is_terminal:
-        columns.append("finished_at")
-    optional = {
-        "amc_execution_id": with_amc_id,
-        "error_category": with_category,
-        "error_message": with_message,
-    }
-    columns += [name for name, given in optional.items() if given]
+    times, optional = moved_columns(new_status, with_amc_id, with_category, with_message)
+    columns = ["status", "updated_at", *times, *(name for name, given in optional if given)]
     sets = ", ".join(f"{name} = ?" for name in columns)
     sources = _sql_list(_sources(new_status))
     return (
