@@ -23,6 +23,7 @@ and keeps the quick pass.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -66,19 +67,17 @@ def read_quickly(paths: Paths, limit: int) -> list[SummaryRow] | None:
     Raises :class:`StoreError` naming the file when it cannot be opened or read.
     """
     conn, path = open_connection(paths.history_db, DEFAULT_BUSY_TIMEOUT)
-    try:
+    with contextlib.closing(conn):
         try:
-            try:
-                unfinished = unfinished_batch_ids(conn)
-            except sqlite3.Error:
-                return None  # the usual pass says why, as it always has
-            if any(_may_be_orphan(paths, batch_id) for batch_id in unfinished):
-                return None
+            unfinished = unfinished_batch_ids(conn)
+        except sqlite3.Error:
+            return None  # the usual pass says why, as it always has
+        if any(_may_be_orphan(paths, batch_id) for batch_id in unfinished):
+            return None
+        try:
             return read_page(conn, limit)
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise translate_error(exc, path, DEFAULT_BUSY_TIMEOUT) from exc
+        except sqlite3.Error as exc:
+            raise translate_error(exc, path, DEFAULT_BUSY_TIMEOUT) from exc
 
 
 def _may_be_orphan(paths: Paths, batch_id: str) -> bool:
