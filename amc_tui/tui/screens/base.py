@@ -6,7 +6,7 @@ A header (title, profile or demo, read-only), the running-batches bar and the fo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual.screen import Screen
 
@@ -16,6 +16,17 @@ from amc_tui.tui.widgets.running_bar import RunningBar
 if TYPE_CHECKING:
     from amc_tui.tui.app import AmcApp
     from amc_tui.tui.services import TuiServices
+
+
+def taken_down(screen: Screen[Any]) -> bool:
+    """Whether ``screen`` has left the screen stack (it is being removed, or is gone).
+
+    A screen's worker that resumes from an await must ask this before it touches a
+    widget: Textual removes a popped screen's widgets first and cancels its workers only
+    after, so in between a ``query_one`` finds nothing and the worker's error would end
+    the app.
+    """
+    return screen not in screen.app.screen_stack
 
 
 class AmcScreen(Screen[None]):

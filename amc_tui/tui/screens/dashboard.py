@@ -32,7 +32,7 @@ from amc_tui.output import format_duration
 from amc_tui.tui.format import batch_state, clip, counts_text, execution_state, since
 from amc_tui.tui.live import LiveBatch, Row
 from amc_tui.tui.messages import BatchUpdated
-from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.screens.base import AmcScreen, taken_down
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.live_table import LiveTable
 from amc_tui.tui.widgets.running_bar import RunningBar
@@ -333,6 +333,8 @@ class DashboardScreen(AmcScreen):
             except AmcTuiError as error:
                 log.error("watching %s: %s", self.batch_id, error.log_text())
                 batch = None
+            if taken_down(self):
+                return
             if batch is not None and not self.live.here:
                 changed = live.merge(batch)
                 self.update_rows(changed)

@@ -26,6 +26,7 @@ from amc_tui.domain import Attempt, Execution
 from amc_tui.output import format_duration, shown_error
 from amc_tui.tui.format import execution_state
 from amc_tui.tui.messages import BatchUpdated
+from amc_tui.tui.screens.base import taken_down
 
 if TYPE_CHECKING:
     from amc_tui.tui.app import AmcApp
@@ -63,7 +64,8 @@ class ExecutionDetailScreen(ModalScreen[None]):
         store = cast("AmcApp", self.app).services.store
         self.execution = await store.get_execution(self.execution_id)
         self.attempts = await store.list_attempts(self.execution_id)
-        self.show()
+        if not taken_down(self):
+            self.show()
 
     def show(self) -> None:
         ex = self.execution

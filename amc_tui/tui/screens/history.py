@@ -30,7 +30,7 @@ from amc_tui.export import check_export_path, export_batch, export_path_problem,
 from amc_tui.output import format_duration
 from amc_tui.tui.format import EXECUTION_LOOK, batch_state, clip, local_time
 from amc_tui.tui.messages import BatchUpdated
-from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.screens.base import AmcScreen, taken_down
 from amc_tui.tui.screens.dialogs import ConfirmDialog, PromptScreen
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
@@ -212,7 +212,8 @@ class HistoryScreen(AmcScreen):
 
     def failed(self, error: AmcTuiError) -> None:
         log.error("%s", error.log_text())
-        self.query_one("#history-status", Static).update(Text(error.user_message))
+        if not taken_down(self):
+            self.query_one("#history-status", Static).update(Text(error.user_message))
 
     def show_status(self) -> None:
         shown = len(self.summaries)
@@ -237,6 +238,8 @@ class HistoryScreen(AmcScreen):
             page = await self.services.store.list_batches(limit=PAGE_SIZE, search=search or None)
         except AmcTuiError as error:
             return self.failed(error)
+        if taken_down(self):
+            return
         self._generation += 1  # a next page read meanwhile belongs to the old rows
         self.took_first_page(page, search)
 
@@ -277,6 +280,8 @@ class HistoryScreen(AmcScreen):
             return self.failed(error)
         finally:
             self._loading_more = False
+        if taken_down(self):
+            return
         if generation != self._generation:  # the rows were read again meanwhile
             return self.load_if_near_end()
         self.exhausted = len(page) < PAGE_SIZE + ties
@@ -312,6 +317,8 @@ class HistoryScreen(AmcScreen):
             while self._stale:
                 batch_id = self._stale.pop()
                 summary = await self.services.store.get_batch_summary(batch_id)
+                if taken_down(self):
+                    return
                 if summary is not None:
                     self.update_row(summary)
         except AmcTuiError as error:

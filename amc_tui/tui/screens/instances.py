@@ -25,7 +25,7 @@ from amc_tui.domain import Execution, Instance, InstanceType
 from amc_tui.errors import AmcTuiError
 from amc_tui.tui.format import clip, execution_state, since
 from amc_tui.tui.messages import BatchUpdated
-from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.screens.base import AmcScreen, taken_down
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
 
@@ -286,17 +286,20 @@ class InstancesScreen(AmcScreen):
             latest = await self.services.store.latest_by_instance([i.uuid for i in instances])
         except AmcTuiError as error:
             log.error("%s", error.log_text())
+            if taken_down(self):
+                return
             self.load_error = error.user_message
             # markup=False: a message may quote a path or a value ("[...]" is text).
             self.notify(error.user_message, title="Instances", severity="error", markup=False)
             self.set_status(f"{error.user_message} (r retries)", error=True)
         else:
+            if taken_down(self):
+                return
             self.load_error = None
             self.take_instances(instances, latest)
             self.set_status(HINT if instances else "No instances in this profile; r asks AMC")
-        finally:
-            self.show_loading(False)
-            self.load_count += 1
+        self.show_loading(False)
+        self.load_count += 1
 
     def take_instances(self, instances: list[Instance], latest: dict[uuid.UUID, Execution]) -> None:
         """Show a fresh list: keep the selection of instances still present (on the first
@@ -322,7 +325,8 @@ class InstancesScreen(AmcScreen):
         except AmcTuiError as error:
             log.error("%s", error.log_text())
             return
-        self.redraw_results()
+        if not taken_down(self):
+            self.redraw_results()
 
     def on_batch_updated(self, message: BatchUpdated) -> None:
         # No super() call: Textual runs AmcScreen.on_batch_updated (the running bar)
