@@ -705,6 +705,12 @@ def report(simulator: str, runs: list[tuple[dict[str, Any], float, float | None]
         f"presses a run, {missed} unanswered in {KEY_GIVE_UP:.0f} s  "
         f"{verdict(max(keys_max), KEY_TARGET)}"
     )
+    for r, _, _ in runs:
+        slowest = sorted(zip(r["keys"], r["keys_at"], strict=True), reverse=True)[:4]
+        print(
+            "    slowest keys of a run (latency at seconds after the launch): "
+            + ", ".join(f"{k * 1000:.0f} ms at {at:.2f} s" for k, at in slowest)
+        )
     print(
         f"  events: {events:.0f} ({changes:.0f} execution changes), {rate:.0f} events/s; "
         f"wall {wall:.2f} s from launch to the batch's end"

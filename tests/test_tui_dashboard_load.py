@@ -316,12 +316,17 @@ async def drawn(kind: type[FixedTable]) -> list[list[list[tuple[str, object]]]]:
         await look()
         table.blur()
         await look()
+        table.scroll_to(y=95, animate=False)
+        table.add_plain_rows([(str(n), (Text("· QUEUED"), Text(f"new {n}"))) for n in (101, 102)])
+        await look()
+        await pilot.resize_terminal(60, 24)  # narrower: the lines are cut anew
+        await look()
     return shown
 
 
 async def test_the_live_table_draws_what_a_plain_table_draws() -> None:
     live, plain = await drawn(LiveTable), await drawn(FixedTable)
-    assert len(live) == len(plain) == 9
+    assert len(live) == len(plain) == 11
     for step, (mine, theirs) in enumerate(zip(live, plain, strict=True)):
         assert mine == theirs, f"step {step}"
     assert live[1] != live[0] and live[6] != live[5]  # the changes were in sight
@@ -345,6 +350,30 @@ async def test_a_change_out_of_sight_renders_no_line_again() -> None:
         assert live._lines.misses == misses + 1
         live.update_rows({"3": {"try": "1/4"}})  # the same value: nothing to redraw
         assert live.rows_redrawn == 2
+
+
+async def test_rows_added_below_draw_no_row_in_sight_again() -> None:
+    # A dashboard adds most of its rows after its first frame, in parts: each part
+    # changes the table's virtual size (a Resize event).  The rows in sight stay drawn.
+    app = OneTable(LiveTable)
+    async with app.run_test(size=(80, 24)) as pilot:
+        live = app.table
+        assert isinstance(live, LiveTable)
+        fill_table(live)
+        await pilot.pause()
+        before = lines(live)
+        line_misses, cell_misses = live._lines.misses, live._cells.misses
+        more = [(str(n), (Text("· QUEUED"), Text(f"more {n}"))) for n in range(100, 350)]
+        live.add_plain_rows(more)
+        await pilot.pause()
+        assert live.row_count == 350
+        assert lines(live) == before
+        assert (live._lines.misses, live._cells.misses) == (line_misses, cell_misses)
+        await pilot.resize_terminal(70, 24)  # narrower: lines cut anew, from the cells kept
+        await pilot.pause()
+        lines(live)
+        assert live._lines.misses > line_misses
+        assert live._cells.misses == cell_misses
 
 
 # --- the collector ------------------------------------------------------------------------

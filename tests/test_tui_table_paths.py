@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import DuplicateKey
 from tui_support import OneTable
@@ -32,6 +32,12 @@ def awkward_rows() -> list[tuple[str, tuple[Any, ...]]]:
         (Text("✘ FAILED", style="red"), Text("right", justify="right"), "3/3", Text("[b]no[/b]")),
         (Text("· QUEUED"), Text("spans", spans=[]), "-", Text("oops", style="magenta")),
         (Text(""), Text.assemble(("two ", "red"), ("parts", "underline")), "", "[b]markup[/b]"),
+        (
+            Text("cut short here", overflow="ellipsis"),
+            Text("tab\there", spans=[Span(0, 3, Style(bold=True))]),
+            Text("1/3", style="green"),  # the same text as above, in another style
+            Text("ends  "),
+        ),
     ]
     return [(str(n), values[n % len(values)]) for n in range(40)]
 
@@ -121,6 +127,22 @@ async def test_each_text_cell_renders_as_datatable_renders_it(cursor_row: int) -
                     assert short == full, (row, column, cursor)
                     checked += 1
         assert checked == 10 * len(COLUMNS) * 2
+
+
+async def test_a_text_shown_in_many_rows_is_laid_out_once() -> None:
+    # Rows differ in their styles (each cell's style names its row and column), not in
+    # how a text's characters are cut and padded: that is done once per text and width.
+    app = OneTable(LiveTable)
+    async with app.run_test(size=(60, 24)) as pilot:
+        table = app.table
+        assert isinstance(table, LiveTable)
+        with_columns(table)
+        same = (Text("· QUEUED"), Text("same"), Text("-"), Text(""))
+        table.add_plain_rows([(str(n), same) for n in range(30)])
+        await pilot.pause()
+        drawing(table)
+        assert len(table._texts) == len(same)  # 4 texts, in the ~19 rows in sight
+        assert table._cells.misses >= 19 * len(same)  # yet each cell has its own styles
 
 
 async def test_the_row_order_is_kept_while_only_cells_change() -> None:

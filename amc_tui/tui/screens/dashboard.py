@@ -39,7 +39,7 @@ from amc_tui.tui.widgets.running_bar import RunningBar
 
 log = logging.getLogger(__name__)
 
-ROWS_AT_ONCE = 250
+ROWS_AT_ONCE = 100
 """Rows added in one go after the first frame (about 10 ms of work each time)."""
 
 FAILURES = (ExecutionStatus.FAILED, ExecutionStatus.UNKNOWN)
