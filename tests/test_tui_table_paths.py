@@ -165,3 +165,34 @@ async def test_the_row_order_is_kept_while_only_cells_change() -> None:
         ]
         table.remove_row("0")
         assert len(table.ordered_rows) == 39
+
+
+async def test_the_line_map_is_kept_while_only_cells_change_and_right_after_any_other() -> None:
+    app = OneTable(LiveTable)
+    async with app.run_test(size=(60, 24)) as pilot:
+        table = app.table
+        assert isinstance(table, LiveTable)
+        with_columns(table)
+        table.add_plain_rows(awkward_rows())
+        await pilot.pause()
+
+        def datatable_map() -> list[tuple[object, int]]:
+            return [
+                (row.key, y)
+                for row in DataTable.ordered_rows.fget(table)
+                for y in range(row.height)
+            ]  # type: ignore[attr-defined]
+
+        offsets = table._y_offsets
+        table.update_rows({"3": {"try": "2/3"}})
+        assert table._y_offsets is offsets  # cells only: not made again
+        changes = [
+            lambda: table.sort("name", key=lambda name: str(name), reverse=True),
+            lambda: table.remove_row("5"),
+            lambda: table.add_row("x", "tall", height=3, key="tall"),
+            lambda: table.add_plain_rows([("last", (Text("last"),))]),
+        ]
+        for change in changes:
+            change()
+            await pilot.pause()
+            assert table._y_offsets == datatable_map()

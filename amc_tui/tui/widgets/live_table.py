@@ -25,7 +25,7 @@ table with taller rows, fixed rows or row labels refreshes the whole widget inst
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.segment import Segment
@@ -80,6 +80,7 @@ class LiveTable(FixedTable):
         self._own_counts = 0
         """Moves of Textual's counter made by update_rows (cells only: no row moved)."""
         self._ordered: tuple[tuple[int, int], list[Row]] | None = None
+        self._offsets: tuple[tuple[int, int], list[tuple[RowKey, int]]] | None = None
         self.rows_redrawn = 0
         """Rows changed through :meth:`update_rows` so far (for tests and benchmarks)."""
         super().__init__(**options)
@@ -170,6 +171,16 @@ class LiveTable(FixedTable):
         if self._ordered is None or self._ordered[0] != key:
             self._ordered = (key, super().ordered_rows)
         return self._ordered[1]
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        """DataTable's map of the table's lines to rows, kept as :attr:`ordered_rows` is
+        (DataTable makes it again, a tuple per line, each time its counter moves)."""
+        key = (self.row_count, self._update_count - self._own_counts)
+        if self._offsets is None or self._offsets[0] != key:
+            offsets = [(row.key, y) for row in self.ordered_rows for y in range(row.height)]
+            self._offsets = (key, offsets)
+        return self._offsets[1]
 
     def _refresh_rows(self, keys: list[RowKey]) -> None:
         if self.fixed_rows or self._labelled_row_exists:
@@ -363,8 +374,13 @@ class LiveTable(FixedTable):
             return where
         return None
 
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        self._offsets = None  # a row's height may be measured here (auto height)
+        super()._update_dimensions(new_rows)
+
     def _clear_caches(self) -> None:
         super()._clear_caches()
+        self._offsets = None
         self._lines.clear()
         self._cells.clear()
         self._texts.clear()
