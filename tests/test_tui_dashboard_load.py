@@ -19,7 +19,7 @@ from rich.text import Text
 from textual import events
 from textual.message import Message
 from textual.screen import Screen
-from tui_support import OneTable, make_app, new_batch, wait_for
+from tui_support import OneTable, live_table, make_app, new_batch, wait_for
 
 from amc_tui.amc.simulator import SimulatorConfig
 from amc_tui.amc.simulator.config import SimInstance
@@ -333,10 +333,7 @@ async def test_the_live_table_draws_what_a_plain_table_draws() -> None:
 
 
 async def test_a_change_out_of_sight_renders_no_line_again() -> None:
-    app = OneTable(LiveTable)
-    async with app.run_test(size=(80, 24)) as pilot:
-        live = app.table
-        assert isinstance(live, LiveTable)
+    async with live_table((80, 24)) as (pilot, live):
         fill_table(live)
         await pilot.pause()
         lines(live)
@@ -355,10 +352,7 @@ async def test_a_change_out_of_sight_renders_no_line_again() -> None:
 async def test_rows_added_below_draw_no_row_in_sight_again() -> None:
     # A dashboard adds most of its rows after its first frame, in parts: each part
     # changes the table's virtual size (a Resize event).  The rows in sight stay drawn.
-    app = OneTable(LiveTable)
-    async with app.run_test(size=(80, 24)) as pilot:
-        live = app.table
-        assert isinstance(live, LiveTable)
+    async with live_table((80, 24)) as (pilot, live):
         fill_table(live)
         await pilot.pause()
         before = lines(live)

@@ -17,9 +17,8 @@ from rich.style import Style
 from rich.text import Span, Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import DuplicateKey
-from tui_support import OneTable
+from tui_support import OneTable, live_table
 
-from amc_tui.tui.widgets.live_table import LiveTable
 from amc_tui.tui.widgets.table import FixedTable
 
 COLUMNS = (("state", 12), ("name", 14), ("try", 3), ("note", 9))
@@ -102,10 +101,7 @@ async def test_plain_rows_refuse_a_duplicate_key_and_add_nothing() -> None:
 
 @pytest.mark.parametrize("cursor_row", [0, 3])
 async def test_each_text_cell_renders_as_datatable_renders_it(cursor_row: int) -> None:
-    app = OneTable(LiveTable)
-    async with app.run_test(size=(60, 24)) as pilot:
-        table = app.table
-        assert isinstance(table, LiveTable)
+    async with live_table((60, 24)) as (pilot, table):
         with_columns(table)
         table.add_plain_rows(awkward_rows())
         table.move_cursor(row=cursor_row)
@@ -132,10 +128,7 @@ async def test_each_text_cell_renders_as_datatable_renders_it(cursor_row: int) -
 async def test_a_text_shown_in_many_rows_is_laid_out_once() -> None:
     # Rows differ in their styles (each cell's style names its row and column), not in
     # how a text's characters are cut and padded: that is done once per text and width.
-    app = OneTable(LiveTable)
-    async with app.run_test(size=(60, 24)) as pilot:
-        table = app.table
-        assert isinstance(table, LiveTable)
+    async with live_table((60, 24)) as (pilot, table):
         with_columns(table)
         same = (Text("· QUEUED"), Text("same"), Text("-"), Text(""))
         table.add_plain_rows([(str(n), same) for n in range(30)])
@@ -146,10 +139,7 @@ async def test_a_text_shown_in_many_rows_is_laid_out_once() -> None:
 
 
 async def test_the_row_order_is_kept_while_only_cells_change() -> None:
-    app = OneTable(LiveTable)
-    async with app.run_test(size=(60, 24)) as pilot:
-        table = app.table
-        assert isinstance(table, LiveTable)
+    async with live_table((60, 24)) as (pilot, table):
         with_columns(table)
         table.add_plain_rows(awkward_rows())
         await pilot.pause()
@@ -168,10 +158,7 @@ async def test_the_row_order_is_kept_while_only_cells_change() -> None:
 
 
 async def test_the_line_map_is_kept_while_only_cells_change_and_right_after_any_other() -> None:
-    app = OneTable(LiveTable)
-    async with app.run_test(size=(60, 24)) as pilot:
-        table = app.table
-        assert isinstance(table, LiveTable)
+    async with live_table((60, 24)) as (pilot, table):
         with_columns(table)
         table.add_plain_rows(awkward_rows())
         await pilot.pause()

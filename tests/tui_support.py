@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from amc_tui.domain import Batch, utc_now
 from amc_tui.engine.validation import build_batch, build_query
 from amc_tui.settings import Settings, ensure_data_dir, load_settings
 from amc_tui.tui.app import AmcApp
+from amc_tui.tui.widgets.live_table import LiveTable
 from amc_tui.tui.widgets.table import FixedTable
 
 
@@ -102,3 +104,13 @@ class OneTable(App[None]):
     @property
     def table(self) -> FixedTable:
         return self.query_one("#table", FixedTable)
+
+
+@asynccontextmanager
+async def live_table(size: tuple[int, int]) -> AsyncIterator[tuple[Pilot[None], LiveTable]]:
+    """A running :class:`OneTable` app of a LiveTable at ``size``: its pilot and table."""
+    app = OneTable(LiveTable)
+    async with app.run_test(size=size) as pilot:
+        table = app.table
+        assert isinstance(table, LiveTable)
+        yield pilot, table
