@@ -16,11 +16,13 @@ of what the look depends on; and it refreshes only the lines of the rows that
 changed, and only if they are in sight.  So a frame renders again only the changed
 cells of the visible rows that changed.
 
-Every other way of changing the table (``update_cell``, ``add_row``, ``sort``,
-``clear``, a resize, a style or theme change) moves Textual's counter or clears its
-caches as before, and these caches are then dropped whole: those keep their normal
-behaviour.  Rows must be one line high (as ``add_row`` makes them by default); a
-table with taller rows, fixed rows or row labels refreshes the whole widget instead.
+Rows added at the bottom with ``add_plain_rows`` and a new size keep these caches too
+(neither changes a row already there; a line's key holds the table's width).  Every
+other way of changing the table (``update_cell``, ``add_row``, ``sort``, ``clear``, a
+style or theme change) moves Textual's counter or clears its caches as before, and
+these caches are then dropped whole: those keep their normal behaviour.  Rows must be
+one line high (as ``add_row`` makes them by default); a table with taller rows, fixed
+rows or row labels refreshes the whole widget instead.
 """
 
 from __future__ import annotations
@@ -320,7 +322,6 @@ class LiveTable(FixedTable):
         )
         pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index})
         pre_style += component_style
-        console = self.app.console
         # The text's own segments depend on the text and the width only, not on the
         # row: many cells of a dashboard read the same ("· QUEUED", "-", "").
         text_key = (
@@ -341,6 +342,7 @@ class LiveTable(FixedTable):
                 .update(no_wrap=True)
                 .update_width(width - 2 * padding)
             )
+            console = self.app.console
             pad_style = console.get_style("none")
             (line,) = console.render_lines(cell, options, style=pad_style, pad=True)
             if padding:
