@@ -205,7 +205,22 @@ class SimulatorConfig(BaseModel):
     download_url_ttl: float = Field(default=600.0, gt=0)
     """Real seconds (by ``clock``) a pre-signed download URL stays valid."""
     result_rows: int = Field(default=25, ge=0)
+    """Rows in each result file.  Files of any size cost the same to serve: the first
+    5,000 rows are made once and repeated (see :mod:`.result_objects`)."""
     result_files: int = Field(default=1, ge=1)
+    download_urls_page_size: int = Field(default=1000, ge=1)
+    """Most ``downloadUrls`` entries in one downloadUrls answer; more files come on
+    further pages (``nextToken``).  ``metadataDownloadUrls`` come on the first page."""
+    result_cuts: int = Field(default=0, ge=0)
+    """The first this-many GETs of each result file (per execution and file; a 416 or
+    a 403 does not count) are cut off: the full ``Content-Length`` is announced and
+    about half the bytes asked are sent.  Over a real port (uvicorn) the connection is
+    then closed mid-body (httpx raises ``RemoteProtocolError``, and uvicorn logs the
+    short answer as an error); in process (``httpx.ASGITransport``) the answer simply
+    ends with fewer bytes than its ``Content-Length``."""
+    result_cut_rate: float = Field(default=0.0, ge=0, le=1)
+    """Probability that a GET of a result file past the first ``result_cuts`` is cut
+    off the same way (seeded per execution and file)."""
     cancel_delay: float = Field(default=0.0, ge=0)
     """Simulated seconds between an accepted cancel and the execution showing CANCELLED."""
 

@@ -28,6 +28,7 @@ from amc_tui.amc.simulator.faults import (
 )
 from amc_tui.amc.simulator.records import FAILURE_REASONS, ExecutionRecord, Outcome
 from amc_tui.amc.simulator.results import download_urls as make_download_urls
+from amc_tui.amc.simulator.results import page_token_kind
 from amc_tui.amc.simulator.state import SimulatorState
 from amc_tui.amc.simulator.validation import (
     BadRequest,
@@ -176,7 +177,8 @@ def cancel(state: SimulatorState, request: Request, record: ExecutionRecord) -> 
 
 
 def download_urls(state: SimulatorState, request: Request, record: ExecutionRecord) -> Response:
-    """GET /{id}/downloadUrls: 404 until the results are ready, 400 if there will be none."""
+    """GET /{id}/downloadUrls: 404 until the results are ready, 400 if there will be none;
+    paged by ``download_urls_page_size`` with a ``nextToken``."""
     now = state.clock()
     current = record.status_at(now)
     if current in ("FAILED", "CANCELLED"):
@@ -185,7 +187,14 @@ def download_urls(state: SimulatorState, request: Request, record: ExecutionReco
         )
     if not record.results_ready(now):
         return error(404, f"Results of workflow execution {record.execution_id} are not ready")
-    return json_response(200, make_download_urls(state, request.base_url, record))
+    offset = 0
+    token = request.param("nextToken")
+    if token is not None:
+        decoded = state.read_page_token(page_token_kind(record), token)
+        if decoded is None:
+            return error(400, "nextToken is not valid")
+        offset = decoded
+    return json_response(200, make_download_urls(state, request.base_url, record, offset))
 
 
 def list_executions(state: SimulatorState, request: Request, instance: SimInstance) -> Response:
