@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     _add_batch_commands(commands)
+    _add_results_command(commands)
 
     instances = commands.add_parser(
         "instances",
@@ -227,6 +228,23 @@ def _add_batch_commands(commands: Any) -> None:
     _add_global_options(resume, in_subcommand=True)
 
 
+def _add_results_command(commands: Any) -> None:
+    results = commands.add_parser(
+        "results",
+        help="download a batch's results; --merge writes them into one CSV",
+        description="Download the results of every succeeded execution of a batch to "
+        "DATA_DIR/results/BATCH_ID/INSTANCE_ID/ (what is already there is kept; a download "
+        "cut short resumes).  --merge writes one CSV with instance_name and instance_id "
+        "columns first; every result must have the same columns.",
+    )
+    results.add_argument("batch_id", metavar="BATCH_ID")
+    results.add_argument(
+        "--merge", metavar="OUT.csv", help="also write all results into this CSV (replaced whole)"
+    )
+    results.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    _add_global_options(results, in_subcommand=True)
+
+
 _BATCH_COMMANDS = {
     "run": "run_command",
     "resume": "resume_command",
@@ -270,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             command = getattr(batch_commands, _BATCH_COMMANDS[args.command])
             return _run_async(lambda: command(args))
+        if args.command == "results":
+            from amc_tui.results_command import results_command
+
+            return _run_async(lambda: results_command(args))
         if args.command == "simulator":
             from amc_tui.commands import simulator_command
 

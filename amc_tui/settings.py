@@ -99,6 +99,11 @@ class Paths:
         return self.data_dir / "locks"
 
     @property
+    def results_dir(self) -> Path:
+        """Downloaded results: ``results/BATCH_ID/INSTANCE_ID/`` (issue 7)."""
+        return self.data_dir / "results"
+
+    @property
     def simulator_state_file(self) -> Path:
         """The demo simulator's executions, shared by every amc-tui process."""
         return self.data_dir / "simulator-state.json"

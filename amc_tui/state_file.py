@@ -10,14 +10,15 @@ one, never half of either.  A state file that cannot be parsed is set aside
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import tomli_w
 
@@ -28,13 +29,25 @@ log = logging.getLogger(__name__)
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` so that readers see the old or the new file, whole."""
+    with atomic_writer(path, mode=mode) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """A file to write that replaces ``path`` whole when the block ends without error.
+
+    The bytes go to a temporary file next to ``path`` (so a reader, or a crash, never
+    sees half of them); at the end it is flushed to disk and renamed over ``path``.
+    If the block raises, the temporary file is removed and ``path`` is left as it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

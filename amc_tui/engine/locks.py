@@ -25,9 +25,12 @@ class BatchBusyError(InputError):
 class BatchLock:
     """The exclusive right to run one batch; :meth:`acquire` or use ``with``."""
 
-    def __init__(self, lock_dir: Path, batch_id: str) -> None:
+    def __init__(self, lock_dir: Path, batch_id: str, *, busy: str | None = None) -> None:
+        """``busy`` starts the message when another process holds the lock ("... by
+        process N"; default: "Batch ID is being run")."""
         self.path = lock_dir / f"{batch_id}.lock"
         self.batch_id = batch_id
+        self.busy = busy or f"Batch {batch_id} is being run"
         self._fd: int | None = None
 
     @property
@@ -51,7 +54,7 @@ class BatchLock:
             owner = _read_pid(fd)
             os.close(fd)
             who = f"process {owner}" if owner else "another process"
-            raise BatchBusyError(f"Batch {self.batch_id} is being run by {who}") from None
+            raise BatchBusyError(f"{self.busy} by {who}") from None
         except OSError as error:
             os.close(fd)
             raise StoreError(f"Cannot lock {self.path}", detail=str(error)) from error

@@ -50,6 +50,7 @@ from amc_tui.store import instances as instance_queries
 from amc_tui.store.coalesce import Kind, MergeableWrite
 from amc_tui.store.database import DEFAULT_BUSY_TIMEOUT
 from amc_tui.store.instances import InstanceInput, validated_instance
+from amc_tui.store.results import ResultRecords
 from amc_tui.store.worker import StoreWorker
 
 P = ParamSpec("P")
@@ -65,6 +66,8 @@ class HistoryStore:
     def __init__(self, worker: StoreWorker) -> None:
         """Use :meth:`open`; this only wraps an already opened worker."""
         self._worker = worker
+        self.results = ResultRecords(worker)
+        """What was downloaded of each execution's results (:mod:`amc_tui.store.results`)."""
 
     # --- life cycle ---------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from amc_tui.engine.downloads import DownloadUpdate
+
 
 @dataclass
 class BatchUpdated(Message):
@@ -24,3 +26,13 @@ class BatchUpdated(Message):
     batch_id: str
     execution_ids: frozenset[int]
     finished: bool = False
+
+
+@dataclass
+class DownloadUpdated(Message):
+    """Where one execution's result download stands (the downloader's update, as is).
+
+    Posted to every screen on the stack, at most about ten a second per download.
+    """
+
+    update: DownloadUpdate

@@ -1,8 +1,8 @@
-"""TuiServices: the store, AMC client, runner and catalog one TUI session works with.
+"""TuiServices: the store, AMC client, runner, downloads and catalog of one TUI session.
 
 Opened once when the app mounts (in the app's own event loop, since the store's
 worker answers on the loop that opened it) and closed when it unmounts.  In
-``--read-only`` mode there is no AMC client and no runner: the history and the
+``--read-only`` mode there is no AMC client, no runner and no downloader: the history and the
 dashboards are read from the store only.  Nothing here imports textual.
 """
 
@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from amc_tui.domain import Instance, utc_now
+from amc_tui.engine.downloads import ResultDownloader
 from amc_tui.engine.instances import InstanceCatalog
 from amc_tui.engine.recovery import open_recovered
 from amc_tui.engine.retry import RetryPolicy
@@ -41,6 +42,7 @@ class TuiServices:
     client: AmcClient | None
     runner: BatchRunner | None
     clock: Clock
+    downloads: ResultDownloader | None = None
 
     @property
     def read_only(self) -> bool:
@@ -64,6 +66,7 @@ class TuiServices:
         store, _ = await open_recovered(settings.paths.history_db, settings.paths.lock_dir)
         client: AmcClient | None = None
         runner: BatchRunner | None = None
+        downloads: ResultDownloader | None = None
         try:
             if not read_only:
                 from amc_tui.amc.connection import open_client_for
@@ -71,6 +74,13 @@ class TuiServices:
                 client = open_client_for(settings, simulator)
                 runner = BatchRunner(
                     store, client, settings.engine, lock_dir=settings.paths.lock_dir
+                )
+                downloads = ResultDownloader(
+                    store,
+                    client,
+                    settings.paths.results_dir,
+                    settings.engine,
+                    lock_dir=settings.paths.lock_dir,
                 )
         except BaseException:
             if client is not None:
@@ -85,6 +95,7 @@ class TuiServices:
             client=client,
             runner=runner,
             clock=clock,
+            downloads=downloads,
         )
 
     async def instances(self, *, refresh: bool = False) -> list[Instance]:
@@ -94,7 +105,10 @@ class TuiServices:
         return await self.catalog.load(self.client, refresh=refresh)
 
     async def close(self) -> None:
-        """Close the client and the store; safe to call twice."""
+        """Stop the downloads (resumable), close the client and the store; safe twice."""
+        if self.downloads is not None:
+            downloads, self.downloads = self.downloads, None
+            await downloads.stop()
         if self.client is not None:
             client, self.client = self.client, None
             with contextlib.suppress(Exception):

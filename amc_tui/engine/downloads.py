@@ -1,0 +1,514 @@
+"""ResultDownloader: brings succeeded executions' results to disk, bounded and retrying.
+
+For each execution it asks AMC for the download URLs (every page; a 404 means "not
+published yet": it waits with growing intervals, up to ``ready_wait`` seconds), then
+streams each file (data files, then metadata) to
+``RESULTS_DIR/BATCH_ID/INSTANCE_ID/NAME`` through :func:`~amc_tui.amc.download.fetch_to_part`:
+bytes go to ``NAME.part``, which is renamed to ``NAME`` only when whole, and only then
+is the file recorded ``done`` with its size and SHA-256 (:mod:`amc_tui.store.results`).
+
+The machinery is the executions': at most ``max_concurrent_executions`` executions
+download at once (a semaphore of its own: downloads hold no AMC execution slot);
+transient errors (429, 5xx, timeouts, lost connections, a body cut short) are retried
+with the engine's :class:`~amc_tui.engine.retry.RetryPolicy`, each retry resuming the
+``.part`` with an HTTP Range; an expired URL (403/404) makes it ask AMC for fresh URLs,
+up to :data:`MAX_URL_REFRESHES` times per file.  A download cut off by a crash or a stop
+stays ``downloading`` in the store with its ``.part`` on disk, and the next request for
+those results resumes it.  One process downloads an execution's results at a time (a
+lock file per execution); within a process, asking again joins the download under way.
+
+Every state change is recorded before it is announced to listeners
+(:class:`DownloadUpdate`), and progress is announced at most every
+``progress_interval`` seconds per execution.  Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from amc_tui.amc.client import AmcClient
+from amc_tui.amc.download import Announced, UrlExpiredError, fetch_to_part, url_path
+from amc_tui.amc.models import DownloadUrls
+from amc_tui.domain import Execution, ExecutionStatus
+from amc_tui.engine.locks import BatchBusyError, BatchLock
+from amc_tui.engine.polling import PollSchedule
+from amc_tui.engine.retry import RetryPolicy, Sleep, call_with_retries
+from amc_tui.errors import AmcTuiError, ErrorCategory, InputError, NotFoundError, ProtocolError
+from amc_tui.settings import EngineSettings
+from amc_tui.store.history import HistoryStore
+from amc_tui.store.results import FileKind, ResultFile, ResultSet, ResultStatus
+
+log = logging.getLogger(__name__)
+
+READY_WAIT = 600.0
+"""Seconds to wait for AMC to publish a succeeded execution's results."""
+MAX_URL_REFRESHES = 3
+"""Fresh URLs asked for one file after its URL was refused, before giving up."""
+PART_SUFFIX = ".part"
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
+
+
+class DownloadPhase(StrEnum):
+    WAITING = "waiting"
+    """AMC has not published the results yet."""
+    DOWNLOADING = "downloading"
+    DOWNLOADED = "downloaded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    """Cut short by a stop (or the process ending): resumable."""
+
+
+@dataclass(frozen=True)
+class DownloadUpdate:
+    """Where one execution's result download stands (already recorded in the store)."""
+
+    batch_id: str
+    execution_id: int
+    phase: DownloadPhase
+    file: int = 0
+    """The file being downloaded (1-based, data files then metadata); 0 before any."""
+    files: int | None = None
+    """How many files (data and metadata) AMC listed, once known."""
+    file_bytes: int = 0
+    file_size: int | None = None
+    bytes_done: int = 0
+    """Bytes of this execution's files on disk so far, the current one included."""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A whole result file on disk."""
+
+    kind: FileKind
+    number: int
+    path: Path
+    size: int
+    sha256: str
+
+
+@dataclass
+class ResultOutcome:
+    """What became of one execution's results."""
+
+    execution: Execution
+    status: ResultStatus
+    directory: Path
+    files: list[LocalFile] = field(default_factory=list)
+    error_category: ErrorCategory | None = None
+    error: str | None = None
+    already_there: bool = False
+    """Nothing was fetched: every file was whole on disk already."""
+
+    @property
+    def data_files(self) -> list[LocalFile]:
+        return [f for f in self.files if f.kind is FileKind.DATA]
+
+
+Listener = Callable[[DownloadUpdate], None]
+
+
+def safe_part(text: str, fallback: str) -> str:
+    """``text`` if it is a harmless file or folder name, else ``fallback``."""
+    return text if _SAFE_NAME.fullmatch(text) and not text.endswith(PART_SUFFIX) else fallback
+
+
+def result_directory(results_dir: Path, execution: Execution) -> Path:
+    """``RESULTS_DIR/BATCH_ID/INSTANCE_ID`` for the execution (names made safe)."""
+    batch = safe_part(execution.batch_id, f"batch-{execution.id}")
+    instance = safe_part(execution.instance_id, str(execution.instance_uuid))
+    return results_dir / batch / instance
+
+
+def file_names(urls: DownloadUrls) -> list[tuple[FileKind, int, str, str]]:
+    """(kind, number, local name, url) for each listed file; names unique and safe."""
+    listed = [(FileKind.DATA, n, url) for n, url in enumerate(urls.download_urls, 1)]
+    listed += [(FileKind.METADATA, n, url) for n, url in enumerate(urls.metadata_download_urls, 1)]
+    used: set[str] = set()
+    named = []
+    for kind, number, url in listed:
+        base = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        fallback = f"result-{number}.csv" if kind is FileKind.DATA else f"metadata-{number}.json"
+        name = safe_part(base, fallback)
+        if name in used:
+            name = f"{kind.value}-{number}-{name}"
+        used.add(name)
+        named.append((kind, number, name, url))
+    return named
+
+
+class ResultDownloader:
+    """Downloads results for one process (the headless command or the TUI)."""
+
+    def __init__(
+        self,
+        store: HistoryStore,
+        client: AmcClient,
+        results_dir: Path,
+        engine: EngineSettings,
+        *,
+        lock_dir: Path | None = None,
+        retry: RetryPolicy | None = None,
+        ready_wait: float = READY_WAIT,
+        sleep: Sleep = asyncio.sleep,
+        progress_interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.results_dir = results_dir
+        self._slots = asyncio.Semaphore(engine.max_concurrent_executions)
+        self._retry = retry or RetryPolicy.from_settings(engine)
+        self._schedule = PollSchedule(engine.poll_interval_min, engine.poll_interval_max)
+        self._lock_dir = lock_dir
+        self._ready_wait = ready_wait
+        self._sleep = sleep
+        self._interval = progress_interval
+        self._clock = clock
+        self._tasks: dict[int, asyncio.Task[ResultOutcome]] = {}
+        self._listeners: list[Listener] = []
+
+    # --- listeners --------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _emit(self, update: DownloadUpdate) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(update)
+            except Exception:
+                log.exception("a download listener failed")
+
+    # --- asking -----------------------------------------------------------------------
+
+    def is_downloading(self, execution_id: int) -> bool:
+        return execution_id in self._tasks
+
+    async def download(self, execution: Execution) -> ResultOutcome:
+        """The execution's results on disk: fetched now, joined, or already there.
+
+        Cancelling the caller does not stop the download (others may be waiting for
+        it); :meth:`stop` does.
+        """
+        if execution.id is None:
+            raise InputError("An execution not yet stored has no results")
+        task = self._tasks.get(execution.id)
+        if task is None:
+            task = asyncio.create_task(self._download(execution))
+            self._tasks[execution.id] = task
+            task.add_done_callback(functools.partial(self._forget_task, execution.id))
+        return await asyncio.shield(task)
+
+    def _forget_task(self, execution_id: int, _task: object) -> None:
+        self._tasks.pop(execution_id, None)
+
+    async def download_batch(self, batch_id: str) -> list[ResultOutcome]:
+        """Every succeeded execution's results, by instance name; InputError if unknown."""
+        batch = await self.store.get_batch(batch_id)
+        if batch is None:
+            raise InputError(f"No batch {batch_id!r} in the history")
+        targets = [ex for ex in batch.executions if ex.status is ExecutionStatus.SUCCEEDED]
+        return list(await asyncio.gather(*(self.download(ex) for ex in targets)))
+
+    async def stop(self) -> None:
+        """Stop every download under way; each stays resumable."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def local_files(self, execution: Execution, results: ResultSet | None) -> list[LocalFile]:
+        """The execution's files recorded whole and still whole on disk (by size)."""
+        if results is None:
+            return []
+        directory = result_directory(self.results_dir, execution)
+        found = (_on_disk(directory, row) for row in results.recorded)
+        return [f for f in found if f is not None]
+
+    # --- one execution ----------------------------------------------------------------
+
+    async def _download(self, execution: Execution) -> ResultOutcome:
+        assert execution.id is not None
+        directory = result_directory(self.results_dir, execution)
+        outcome = ResultOutcome(execution, ResultStatus.DOWNLOADING, directory)
+        if execution.status is not ExecutionStatus.SUCCEEDED or not execution.amc_execution_id:
+            outcome.status = ResultStatus.FAILED
+            outcome.error = (
+                f"Only a succeeded execution has results; this one is {execution.status.value}"
+            )
+            return outcome
+        async with self._slots:
+            lock = self._lock(execution)
+            try:
+                if lock is not None:
+                    lock.acquire()
+            except BatchBusyError as busy:
+                outcome.status = ResultStatus.FAILED
+                outcome.error = str(busy)
+                return outcome
+            try:
+                return await self._download_locked(execution, outcome)
+            finally:
+                if lock is not None:
+                    lock.release()
+
+    def _lock(self, execution: Execution) -> BatchLock | None:
+        if self._lock_dir is None:
+            return None
+        key = f"results-{safe_part(execution.batch_id, 'batch')}-{execution.id}"
+        busy = f"The results of {execution.instance_id} are being downloaded"
+        return BatchLock(self._lock_dir, key, busy=busy)
+
+    async def _download_locked(self, execution: Execution, outcome: ResultOutcome) -> ResultOutcome:
+        assert execution.id is not None
+        recorded = await self.store.results.get(execution.id)
+        if recorded is not None and recorded.status is ResultStatus.DOWNLOADED:
+            there = self.local_files(execution, recorded)
+            if len(there) == len(recorded.recorded):
+                outcome.status, outcome.files, outcome.already_there = (
+                    ResultStatus.DOWNLOADED,
+                    there,
+                    True,
+                )
+                return outcome
+        await self.store.results.start(execution.id)
+        progress = _Progress(self, execution)
+        try:
+            outcome.files = await self._fetch_all(execution, recorded, outcome.directory, progress)
+        except asyncio.CancelledError:
+            progress.emit(DownloadPhase.STOPPED, force=True)
+            raise
+        except AmcTuiError as error:
+            log.warning("results of %s: %s (%s)", execution.instance_id, error, error.detail)
+            await self.store.results.end(
+                execution.id, ResultStatus.FAILED, (error.category, error.user_message)
+            )
+            outcome.status = ResultStatus.FAILED
+            outcome.error_category, outcome.error = error.category, error.user_message
+            progress.emit(DownloadPhase.FAILED, error=error.user_message, force=True)
+            return outcome
+        await self.store.results.end(execution.id, ResultStatus.DOWNLOADED)
+        outcome.status = ResultStatus.DOWNLOADED
+        progress.emit(DownloadPhase.DOWNLOADED, force=True)
+        return outcome
+
+    async def _fetch_all(
+        self,
+        execution: Execution,
+        recorded: ResultSet | None,
+        directory: Path,
+        progress: _Progress,
+    ) -> list[LocalFile]:
+        assert execution.id is not None
+        urls = await self._urls(execution, progress)
+        listing = file_names(urls)
+        await self.store.results.count_files(execution.id, len(urls.download_urls))
+        known = {(r.kind, r.number): r for r in (recorded.recorded if recorded else ())}
+        listed = {(k, n, name) for k, n, name, _ in listing}
+        if any((r.kind, r.number, r.name) not in listed for r in known.values()):
+            # AMC lists other files than those recorded: start this result afresh.
+            await self.store.results.forget_files(execution.id)
+            known = {}
+        _make_directory(directory)
+        progress.files = len(listing)
+        files: list[LocalFile] = []
+        for index, (kind, number, name, url) in enumerate(listing, 1):
+            progress.start_file(index)
+            row = known.get((kind, number))
+            whole = _on_disk(directory, row) if row is not None else None
+            if whole is None:
+                whole = await self._fetch_file(execution, kind, number, name, url, row, progress)
+            progress.file_done(whole.size)
+            files.append(whole)
+        return files
+
+    async def _urls(self, execution: Execution, progress: _Progress) -> DownloadUrls:
+        """All the download URLs, waiting (growing intervals) while AMC answers 404."""
+        assert execution.amc_execution_id is not None
+        instance, amc_id = execution.instance_id, execution.amc_execution_id
+        started = self._clock()
+        while True:
+            try:
+                return await call_with_retries(
+                    lambda: self.client.get_download_urls(instance, amc_id),
+                    self._retry,
+                    what=f"download URLs of {amc_id} on {instance}",
+                    sleep=self._sleep,
+                )
+            except NotFoundError:
+                waited = self._clock() - started
+                if waited >= self._ready_wait:
+                    raise NotFoundError(
+                        f"AMC had not published the results after {self._ready_wait:.0f} s; "
+                        "try again later",
+                        detail=f"{amc_id} on {instance}",
+                    ) from None
+                progress.emit(DownloadPhase.WAITING, force=True)
+                delay = self._schedule.by_age(waited)
+                await self._sleep(min(delay, max(0.0, self._ready_wait - waited)))
+
+    async def _fetch_file(
+        self,
+        execution: Execution,
+        kind: FileKind,
+        number: int,
+        name: str,
+        url: str,
+        row: ResultFile | None,
+        progress: _Progress,
+    ) -> LocalFile:
+        assert execution.id is not None
+        execution_id = execution.id
+        directory = result_directory(self.results_dir, execution)
+        target = directory / name
+        part = directory / (name + PART_SUFFIX)
+        etag = row.etag if row is not None and not row.done and part.exists() else None
+        if etag is None:
+            part.unlink(missing_ok=True)
+        current_url = url
+
+        async def on_start(announced: Announced) -> None:
+            nonlocal etag
+            progress.file_begins(announced.resumed_from, announced.total)
+            if announced.resumed_from == 0 or announced.etag != etag:
+                await self.store.results.start_file(
+                    execution_id, kind, number, name, etag=announced.etag, size=announced.total
+                )
+            etag = announced.etag
+
+        async def attempt() -> LocalFile:
+            fetched = await fetch_to_part(
+                self.client.http,
+                current_url,
+                part,
+                etag=etag,
+                on_start=on_start,
+                on_bytes=progress.add,
+            )
+            os.replace(part, target)
+            _sync_directory(directory)
+            await self.store.results.finish_file(
+                execution_id, kind, number, size=fetched.size, sha256=fetched.sha256
+            )
+            return LocalFile(kind, number, target, fetched.size, fetched.sha256)
+
+        refreshes = 0
+        while True:
+            try:
+                return await call_with_retries(
+                    attempt,
+                    self._retry,
+                    what=f"download {url_path(current_url)}",
+                    sleep=self._sleep,
+                )
+            except UrlExpiredError:
+                refreshes += 1
+                if refreshes > MAX_URL_REFRESHES:
+                    raise
+                log.info("%s: download link refused; asking AMC again", execution.instance_id)
+                current_url = _same_file(await self._urls(execution, progress), kind, number)
+
+
+def _same_file(urls: DownloadUrls, kind: FileKind, number: int) -> str:
+    listed = urls.download_urls if kind is FileKind.DATA else urls.metadata_download_urls
+    if number > len(listed):
+        raise ProtocolError(detail=f"AMC no longer lists {kind.value} file {number}")
+    return listed[number - 1]
+
+
+def _on_disk(directory: Path, row: ResultFile) -> LocalFile | None:
+    """The recorded file if it is marked whole and still has its recorded size."""
+    if not row.done or row.size is None or row.sha256 is None:
+        return None
+    path = directory / row.name
+    try:
+        if path.stat().st_size != row.size:
+            return None
+    except OSError:
+        return None
+    return LocalFile(row.kind, row.number, path, row.size, row.sha256)
+
+
+def _make_directory(directory: Path) -> None:
+    """``directory`` and the folders above it that are missing, each private (0700)."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort where not supported)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _Progress:
+    """One execution's byte counts, announced at most every ``interval`` seconds."""
+
+    def __init__(self, owner: ResultDownloader, execution: Execution) -> None:
+        assert execution.id is not None
+        self._owner = owner
+        self._batch_id = execution.batch_id
+        self._execution_id = execution.id
+        self.files: int | None = None
+        self._file = 0
+        self._file_bytes = 0
+        self._file_size: int | None = None
+        self._done_before = 0
+        self._last = float("-inf")
+
+    def start_file(self, index: int) -> None:
+        self._file, self._file_bytes, self._file_size = index, 0, None
+
+    def file_begins(self, resumed_from: int, total: int | None) -> None:
+        self._file_bytes, self._file_size = resumed_from, total
+        self.emit(DownloadPhase.DOWNLOADING, force=True)
+
+    def add(self, count: int) -> None:
+        self._file_bytes += count
+        self.emit(DownloadPhase.DOWNLOADING)
+
+    def file_done(self, size: int) -> None:
+        self._done_before += size
+        self._file_bytes = 0
+        self.emit(DownloadPhase.DOWNLOADING, force=True)
+
+    def emit(self, phase: DownloadPhase, *, error: str | None = None, force: bool = False) -> None:
+        now = self._owner._clock()
+        if not force and now - self._last < self._owner._interval:
+            return
+        self._last = now
+        file_bytes = 0 if phase is DownloadPhase.DOWNLOADED else self._file_bytes
+        self._owner._emit(
+            DownloadUpdate(
+                batch_id=self._batch_id,
+                execution_id=self._execution_id,
+                phase=phase,
+                file=self._file,
+                files=self.files,
+                file_bytes=file_bytes,
+                file_size=self._file_size,
+                bytes_done=self._done_before + file_bytes,
+                error=error,
+            )
+        )

@@ -1,0 +1,219 @@
+"""``amc-tui results BATCH_ID [--merge OUT.csv] [--json]``: a batch's results on disk.
+
+An extension of DESIGN section 7 (which has no results command; issue 7 asks for
+this one).  It downloads what is missing of every succeeded execution's results to
+``DATA_DIR/results/BATCH_ID/INSTANCE_ID/`` (:class:`~amc_tui.engine.downloads.ResultDownloader`:
+bounded, retrying, resuming what a crash or Ctrl+C cut short) and, with ``--merge``,
+writes one CSV of all of them with ``instance_name`` and ``instance_id`` first
+(:mod:`amc_tui.results_merge`).  Progress is one line on stderr when it is a terminal.
+
+Exit codes: 0 when the batch has ended and every succeeded execution's results are
+on disk (and merged, if asked); 1 when some could not be downloaded, the merge was
+refused (columns differ), the batch has not ended, or no execution succeeded; 2 for
+invalid input (an unknown batch, a bad ``--merge`` path); 3 for configuration; 130
+after Ctrl+C and 128 + N after SIGTERM/SIGHUP (what was downloaded stays; the next
+run resumes the rest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from amc_tui import output
+from amc_tui.batch_commands import _open_store, _require_batch
+from amc_tui.commands import logged_errors, prepare, say
+from amc_tui.domain import Batch, ExecutionStatus
+from amc_tui.results_merge import MergeMismatchError, MergeResult, MergeSource, check_merge_path
+from amc_tui.results_output import human_bytes, results_json, results_table
+
+if TYPE_CHECKING:
+    from amc_tui.engine.downloads import DownloadUpdate, ResultOutcome
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_INTERRUPTED = 130
+CLEAR_LINE = "\r\x1b[K"
+
+
+async def results_command(args: argparse.Namespace) -> int:
+    settings = prepare(args)
+    with logged_errors(settings):
+        from amc_tui.amc.connection import open_client_for
+        from amc_tui.engine.downloads import ResultDownloader
+
+        merge_to = check_merge_path(args.merge) if args.merge is not None else None
+        async with await _open_store(settings) as store:
+            batch = await _require_batch(store, args.batch_id)
+            async with open_client_for(settings) as client:
+                downloader = ResultDownloader(
+                    store,
+                    client,
+                    settings.paths.results_dir,
+                    settings.engine,
+                    lock_dir=settings.paths.lock_dir,
+                )
+                line = _ProgressLine(batch, sys.stderr)
+                downloader.add_listener(line.on_update)
+                stops = _Stops()
+                stops.install()
+                try:
+                    outcomes = await downloader.download_batch(batch.id)
+                except asyncio.CancelledError:
+                    await downloader.stop()
+                    if stops.signum is None:
+                        raise
+                    outcomes = None
+                finally:
+                    stops.remove()
+                    line.close()
+                if outcomes is None:
+                    say(
+                        f"amc-tui: stopped; what was downloaded is kept "
+                        f"(amc-tui results {batch.id} fetches the rest)"
+                    )
+                    return 128 + stops.signum if stops.signum else EXIT_INTERRUPTED
+        return _report(args, settings.paths.results_dir, batch, outcomes, merge_to)
+
+
+def _report(
+    args: argparse.Namespace,
+    results_dir: Path,
+    batch: Batch,
+    outcomes: list[ResultOutcome],
+    merge_to: Path | None,
+) -> int:
+    problems = _problems(batch, outcomes)
+    merged: MergeResult | None = None
+    refused: str | None = None
+    if merge_to is not None:
+        if problems:
+            refused = "not merged: " + problems[0]
+        else:
+            merged, refused = _merge(outcomes, merge_to)
+    if args.json:
+        document = results_json(batch, results_dir, outcomes, merged, refused)
+        print(output.dumps(document), flush=True)
+    else:
+        table = results_table(outcomes)
+        if table:
+            print(table, flush=True)
+    for problem in problems:
+        say(f"amc-tui: {problem}")
+    if refused and refused not in (f"not merged: {p}" for p in problems):
+        say(f"amc-tui: {refused}")
+    if merged is not None:
+        say(
+            f"amc-tui: merged {merged.rows} rows from {merged.files} files "
+            f"of {len(outcomes)} instances into {merged.path}"
+        )
+    return EXIT_FAILURES if problems or refused else EXIT_OK
+
+
+def _problems(batch: Batch, outcomes: list[ResultOutcome]) -> list[str]:
+    found = []
+    if not batch.status.is_terminal:
+        pending = sum(1 for ex in batch.executions if not ex.status.is_terminal)
+        found.append(
+            f"batch {batch.id} is {batch.status}; {pending} executions have no results yet"
+        )
+    if not any(ex.status is ExecutionStatus.SUCCEEDED for ex in batch.executions):
+        found.append(f"no execution of batch {batch.id} succeeded; there are no results")
+    for outcome in outcomes:
+        if outcome.error is not None:
+            ex = outcome.execution
+            found.append(f"results of {ex.instance_name} ({ex.instance_id}): {outcome.error}")
+    return found
+
+
+def _merge(outcomes: list[ResultOutcome], path: Path) -> tuple[MergeResult | None, str | None]:
+    from amc_tui.results_merge import merge_results
+
+    sources = [
+        MergeSource(
+            o.execution.instance_name,
+            o.execution.instance_id,
+            [f.path for f in sorted(o.data_files, key=lambda f: f.number)],
+        )
+        for o in outcomes
+    ]
+    try:
+        return merge_results(sources, path), None
+    except MergeMismatchError as error:
+        return None, error.user_message
+
+
+class _Stops:
+    """Ctrl+C, SIGTERM and SIGHUP stop the downloads (each stays resumable)."""
+
+    def __init__(self) -> None:
+        self.task = asyncio.current_task()
+        self.signum: int | None = None
+
+    def _stop(self, signum: int) -> None:
+        if self.signum is None:
+            self.signum = signum
+            if self.task is not None:
+                self.task.cancel()
+
+    def install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(signum, self._stop, signum)
+
+    def remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+
+
+class _ProgressLine:
+    """One line on a terminal's stderr: executions by download state, bytes so far."""
+
+    def __init__(self, batch: Batch, stream: TextIO) -> None:
+        self.total = sum(1 for ex in batch.executions if ex.status is ExecutionStatus.SUCCEEDED)
+        self.stream = stream
+        self.live = _is_terminal(stream)
+        self.phases: dict[int, str] = {}
+        self.bytes: dict[int, int] = {}
+        self._drawn = 0.0
+
+    def on_update(self, update: DownloadUpdate) -> None:
+        self.phases[update.execution_id] = update.phase.value
+        self.bytes[update.execution_id] = update.bytes_done
+        now = time.monotonic()
+        if self.live and now - self._drawn >= 0.1:
+            self._drawn = now
+            self._draw()
+
+    def _draw(self) -> None:
+        phases = list(self.phases.values())
+        parts = [f"results: {phases.count('downloaded')} of {self.total} downloaded"]
+        for phase in ("downloading", "waiting", "failed"):
+            if count := phases.count(phase):
+                parts.append(f"{count} {phase}")
+        text = ", ".join(parts) + f" · {human_bytes(sum(self.bytes.values()))}"
+        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+        with contextlib.suppress(OSError):
+            self.stream.write(CLEAR_LINE + text[:width])
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.live and self._drawn:
+            with contextlib.suppress(OSError):
+                self.stream.write(CLEAR_LINE)
+                self.stream.flush()
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
