@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from pathlib import Path
+from typing import Any
 
+from engine_support import fast_engine
 from results_support import ResultsEnv, csv_rows, make_results_env
 
 from amc_tui.domain import Execution, ExecutionStatus
 from amc_tui.engine.downloads import DownloadPhase, ResultOutcome
+from amc_tui.engine.locks import BatchLock
 from amc_tui.engine.retry import RetryPolicy
 from amc_tui.store.history import HistoryStore
 from amc_tui.store.results import FileKind, ResultStatus
@@ -287,3 +290,43 @@ async def test_an_execution_without_results_is_refused_plainly(
     assert outcome.status is ResultStatus.FAILED
     assert outcome.error == "Only a succeeded execution has results; this one is QUEUED"
     assert env.faults.url_requests == 0
+
+
+async def test_at_most_the_configured_number_download_at_once(
+    tmp_path: Path, store: HistoryStore
+) -> None:
+    env = await make_results_env(tmp_path, store, result_rows=2_000)
+    batch = await env.finished_batch(6)
+    active = peak = 0
+    inner = env.faults.app
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        try:
+            await asyncio.sleep(0.01)  # each answer takes a moment, so they overlap
+            await inner(scope, receive, send)
+        finally:
+            active -= 1
+
+    env.faults.app = counting
+    outcomes = await env.downloader(fast_engine(max_concurrent_executions=2)).download_batch(
+        batch.id
+    )
+    assert [o.status for o in outcomes] == [ResultStatus.DOWNLOADED] * 6
+    assert peak == 2
+
+
+async def test_results_another_process_is_downloading_are_left_to_it(
+    tmp_path: Path, store: HistoryStore
+) -> None:
+    env = await make_results_env(tmp_path, store)
+    [execution] = await env.succeeded(1)
+    key = f"results-{execution.batch_id}-{execution.id}"
+    with BatchLock(env.env.lock_dir, key):  # as another process would hold it
+        outcome = await env.downloader().download(execution)
+    assert outcome.status is ResultStatus.FAILED
+    assert outcome.error is not None
+    assert outcome.error.startswith(f"The results of {execution.instance_id} are being downloaded")
+    assert env.result_gets() == []
