@@ -219,3 +219,28 @@ def test_bad_input_is_refused_before_anything_is_downloaded(
     assert message in done.stderr and done.stdout == ""
     assert not (served.home.data_dir / "results").exists()
     assert served.gate.ranges == []
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stop_signal_keeps_what_was_downloaded(
+    served: Served, signum: signal.Signals, code: int
+) -> None:
+    served.gate.armed.set()
+    proc = subprocess.Popen(
+        [*AMC_TUI, "results", served.batch_id],
+        env=served.home.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert served.gate.holding.wait(60)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code
+    assert f"amc-tui results {served.batch_id} fetches the rest" in err
+    states = read_rows(served.home.db, "SELECT DISTINCT status FROM result_sets")
+    assert states == [("downloading",)]  # resumable, not failed
