@@ -330,3 +330,20 @@ async def test_results_another_process_is_downloading_are_left_to_it(
     assert outcome.error is not None
     assert outcome.error.startswith(f"The results of {execution.instance_id} are being downloaded")
     assert env.result_gets() == []
+
+
+async def test_downloads_a_crash_cut_short_are_finished_by_the_next_downloader(
+    tmp_path: Path, store: HistoryStore
+) -> None:
+    env = await make_results_env(tmp_path, store, result_rows=2_000)
+    one, two = await env.succeeded(2)
+    assert one.id is not None and two.id is not None
+    await store.results.start(one.id)  # as a process that died mid-download leaves it
+    assert await store.results.unfinished() == [one.id]
+
+    outcomes = await env.downloader().resume_unfinished()
+    assert [o.execution.id for o in outcomes] == [one.id]
+    assert outcomes[0].status is ResultStatus.DOWNLOADED
+    assert_whole(outcomes[0], await served(env, one))
+    assert await store.results.unfinished() == []
+    assert await store.results.get(two.id) is None  # never asked for: left alone

@@ -226,6 +226,18 @@ class ResultDownloader:
         targets = [ex for ex in batch.executions if ex.status is ExecutionStatus.SUCCEEDED]
         return list(await asyncio.gather(*(self.download(ex) for ex in targets)))
 
+    async def resume_unfinished(self) -> list[ResultOutcome]:
+        """Finish the downloads a stop or a crash cut short (another live process's
+        are left to it: their lock is held)."""
+        outcomes = []
+        for execution_id in await self.store.results.unfinished():
+            if execution_id in self._tasks:
+                continue
+            execution = await self.store.get_execution(execution_id)
+            if execution is not None:
+                outcomes.append(self.download(execution))
+        return list(await asyncio.gather(*outcomes))
+
     async def stop(self) -> None:
         """Stop every download under way; each stays resumable."""
         tasks = list(self._tasks.values())

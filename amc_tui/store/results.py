@@ -146,6 +146,14 @@ def get_sets(conn: sqlite3.Connection, execution_ids: list[int]) -> dict[int, Re
     return found
 
 
+def unfinished_sets(conn: sqlite3.Connection) -> list[int]:
+    """Executions whose download was started and neither finished nor failed."""
+    rows = conn.execute(
+        "SELECT execution_id FROM result_sets WHERE status = 'downloading' ORDER BY execution_id"
+    )
+    return [row[0] for row in rows]
+
+
 def start_set(conn: sqlite3.Connection, execution_id: int, now: str) -> None:
     with write_transaction(conn):
         _require_execution(conn, execution_id)
@@ -262,6 +270,10 @@ class ResultRecords:
     async def of_executions(self, execution_ids: list[int]) -> dict[int, ResultSet]:
         """Result sets by execution id, for those of ``execution_ids`` that have one."""
         return await self._read(get_sets, list(execution_ids))
+
+    async def unfinished(self) -> list[int]:
+        """Ids of the executions whose download a stop or a crash cut short."""
+        return await self._read(unfinished_sets)
 
     async def start(self, execution_id: int) -> None:
         """The execution's download begins (again): status ``downloading``, no error."""

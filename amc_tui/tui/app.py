@@ -28,14 +28,13 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from amc_tui.domain import Batch, BatchStatus, Instance, QuerySpec, utc_now
-from amc_tui.engine.downloads import DownloadUpdate
 from amc_tui.engine.events import BatchFinished
 from amc_tui.engine.locks import is_owned_elsewhere
 from amc_tui.errors import AmcTuiError
 from amc_tui.settings import Settings
 from amc_tui.tui.collector import CollectorTuning
+from amc_tui.tui.download_news import DownloadNews
 from amc_tui.tui.live import LiveBatch
-from amc_tui.tui.messages import DownloadUpdated
 from amc_tui.tui.screen_news import ScreenNews, is_visible
 from amc_tui.tui.services import Clock, TuiServices
 from amc_tui.tui.stop_signals import StopSignals
@@ -139,7 +138,7 @@ class AmcApp(App[int]):
         if self.services.runner is not None:
             self.services.runner.events.add_listener(self.updates.on_event)
         if self.services.downloads is not None:
-            self.services.downloads.add_listener(self._on_download)
+            DownloadNews(self, self.services.downloads).resume_unfinished()
         self.screen_change_signal.subscribe(self, self.news.screen_changed)
         from amc_tui.tui.screens.instances import InstancesScreen
 
@@ -150,10 +149,6 @@ class AmcApp(App[int]):
             if self._offer_resume:
                 await self.offer_resume()
         self.collector.start()  # see CollectorTuning: no long pauses under load
-
-    def _on_download(self, update: DownloadUpdate) -> None:
-        for screen in self.screen_stack:
-            screen.post_message(DownloadUpdated(update))
 
     def _stop_on_signal(self, code: int) -> None:
         self.exit(return_code=code)
