@@ -5,8 +5,9 @@
 It runs amc-tui (the same ``AmcApp`` the ``amc-tui`` command starts) in a throwaway
 data dir, on the demo simulator made quicker (executions take seconds, not minutes),
 and drives it with the keyboard as an operator would: pick instances, confirm, watch
-the dashboard, open a failed execution, the history, the help, the command palette,
-quit with a batch running, and the resume offer the next start makes.  Nothing is
+the dashboard, open a succeeded execution (its result downloaded and previewed) and a
+failed one, the history, the help, the command palette, quit with a batch running,
+and the resume offer the next start makes.  Nothing is
 drawn by hand; each picture is Textual's own SVG export of the screen at that moment,
 so they vary a little from run to run (times, which executions fail).
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from amc_tui.amc.simulator import AmcSimulator, SimulatorConfig
 from amc_tui.domain import ExecutionStatus
@@ -64,6 +66,20 @@ class Camera:
         print(f"screenshots: {path}")
 
 
+async def open_succeeded_detail(pilot: Pilot[Any]) -> None:
+    """On the dashboard: arrow to the first succeeded row, open it, wait for its preview."""
+    app = pilot.app
+    table = app.screen.query_one("#executions", DataTable)
+    rows = [" ".join(str(cell) for cell in table.get_row_at(i)) for i in range(table.row_count)]
+    target = next(i for i, row in enumerate(rows) if "SUCCEEDED" in row)
+    step = "down" if target > table.cursor_row else "up"
+    for _ in range(abs(target - table.cursor_row)):
+        await pilot.press(step)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: screen_name(app) == "ExecutionDetailScreen", "detail")
+    await wait_for(pilot, lambda: app.screen.preview is not None, "the result preview")  # type: ignore[attr-defined]
+
+
 async def first_run(
     settings: Settings, sim: AmcSimulator, size: tuple[int, int], cam: Camera
 ) -> None:
@@ -98,6 +114,11 @@ async def first_run(
         await wait_for(pilot, lambda: live.is_finished, "the batch's end")
         await pilot.pause(1.0)
         await cam.shoot(pilot, "dashboard-finished")
+
+        await open_succeeded_detail(pilot)
+        await cam.shoot(pilot, "execution-result")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: screen_name(app) == "DashboardScreen", "dashboard again")
 
         failed = [r for r in live.rows.values() if r.status is ExecutionStatus.FAILED]
         if failed:
