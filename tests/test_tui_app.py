@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from engine_support import fast_simulator
 from test_tui_dashboard import notices, rows_text
+from textual.app import App
 from textual.command import CommandPalette
 from tui_support import make_app, new_batch, tui_settings, wait_for
 
@@ -250,3 +252,23 @@ async def test_read_only_dashboards_refuse_cancel(tmp_path: Path) -> None:
         assert isinstance(reader.screen, DashboardScreen)  # no yes/no: nothing to confirm
         assert await reader.services.store.is_cancel_requested(batch.id) is False
         assert await reader.resume(batch.id) is False
+
+
+async def test_no_bell_is_written_while_a_pager_has_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual's writer is stopped while the app is suspended; a bell then would queue up."""
+    rung: list[App[int]] = []
+    monkeypatch.setattr(App, "bell", lambda self: rung.append(self))  # Textual: the write
+    app = make_app(tmp_path)
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: app.ready, what="the services")
+        app.app_suspend_signal.publish(app)
+        assert app.terminal_lent
+        app.bell()
+        assert rung == []
+        app.app_resume_signal.publish(app)
+        assert not app.terminal_lent
+        app.bell()
+        assert rung == [app]
+        await pilot.pause()

@@ -82,6 +82,8 @@ class AmcApp(App[int]):
         self._clock = clock
         self._offer_resume = offer_resume
         self._services: TuiServices | None = None
+        self.terminal_lent = False
+        """A pager (or another program) has the terminal: the app is suspended."""
         self.live: dict[str, LiveBatch] = {}
         self.news = ScreenNews(self)
         self.updates = LiveUpdates(
@@ -140,6 +142,8 @@ class AmcApp(App[int]):
         if self.services.downloads is not None:
             DownloadNews(self, self.services.downloads).resume_unfinished()
         self.screen_change_signal.subscribe(self, self.news.screen_changed)
+        self.app_suspend_signal.subscribe(self, self._terminal_lent, immediate=True)
+        self.app_resume_signal.subscribe(self, self._terminal_back, immediate=True)
         from amc_tui.tui.screens.instances import InstancesScreen
 
         if self.read_only:
@@ -149,6 +153,17 @@ class AmcApp(App[int]):
             if self._offer_resume:
                 await self.offer_resume()
         self.collector.start()  # see CollectorTuning: no long pauses under load
+
+    def _terminal_lent(self, _app: App[int]) -> None:
+        self.terminal_lent = True
+
+    def _terminal_back(self, _app: App[int]) -> None:
+        self.terminal_lent = False
+
+    def bell(self) -> None:
+        """No bell while a pager has the terminal: nothing may be written then."""
+        if not self.terminal_lent:
+            super().bell()
 
     def _stop_on_signal(self, code: int) -> None:
         self.exit(return_code=code)
