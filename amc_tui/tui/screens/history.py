@@ -3,35 +3,31 @@
 A page of 100 when the screen opens, the next when the cursor nears the end, so
 thousands of batches open as fast as a hundred.  ``/`` searches ids and names through
 the store (debounced; an exclusive worker, so a stale answer never wins).  ``enter``
-opens a batch's dashboard, ``e`` exports it (:mod:`amc_tui.export`), ``R`` reruns it,
-``u`` resumes an interrupted one.  Rows follow :class:`~amc_tui.tui.messages.BatchUpdated`;
+opens a batch's dashboard, ``e`` exports its executions and ``m`` merges its results
+into one CSV (both in :mod:`.history_export`), ``R`` reruns it, ``u`` resumes an
+interrupted one.  Rows follow :class:`~amc_tui.tui.messages.BatchUpdated`;
 batches launched meanwhile go on top when the screen shows again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.markup import escape
 from textual.timer import Timer
 from textual.widgets import DataTable, Header, Input, Static
 
-from amc_tui.domain import BatchCounts, BatchStatus, BatchSummary, ExecutionStatus
-from amc_tui.errors import AmcTuiError, StoreError
-from amc_tui.export import check_export_path, export_batch, export_path_problem, home_relative
-from amc_tui.output import format_duration
-from amc_tui.tui.format import EXECUTION_LOOK, batch_state, clip, local_time
-from amc_tui.tui.messages import BatchUpdated
+from amc_tui.domain import BatchStatus, BatchSummary
+from amc_tui.errors import AmcTuiError
+from amc_tui.tui.messages import BatchUpdated, DownloadUpdated
 from amc_tui.tui.screens.base import AmcScreen, taken_down
-from amc_tui.tui.screens.dialogs import ConfirmDialog, PromptScreen
+from amc_tui.tui.screens.history_export import MergeProgress, export_executions, start_merge
+from amc_tui.tui.screens.history_rows import COLUMNS, HEADINGS, column_widths, row_cells, took
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
 from amc_tui.tui.widgets.table import FixedTable
@@ -42,47 +38,6 @@ PAGE_SIZE = 100
 LOAD_WITHIN = 10
 """Read the next page when the cursor is this close to the last loaded row."""
 FILTER_DELAY = 0.25
-EXPORT_FOLDER_KEY = "history.export_folder"
-COLUMNS = ("id", "name", "created", "took", "status", "counts")
-HEADINGS = ("Batch", "Name", "Created", "Took", "Status", "Executions")
-
-
-def column_widths(screen_width: int) -> dict[str, int]:
-    """Content widths for the screen's width; the name gets what is left.
-
-    Besides: a one-column margin on the left, one for the scrollbar, one space after
-    every column but the last.  Below 100 columns the creation time has no year.
-    """
-    wide = screen_width >= 100
-    fixed = {"id": 14, "created": 16 if wide else 11, "took": 7, "status": 13}
-    fixed["counts"] = 16 if wide else 13
-    name = screen_width - 2 - (len(COLUMNS) - 1) - sum(fixed.values())
-    return {**fixed, "name": max(8, min(name, 60))}
-
-
-def counts_cell(counts: BatchCounts) -> Text:
-    """``✔12 ✘1 /24``: succeeded, failed, then cancelled and unknown when there are any."""
-    parts = [(ExecutionStatus.SUCCEEDED, counts.succeeded), (ExecutionStatus.FAILED, counts.failed)]
-    if counts.cancelled:
-        parts.append((ExecutionStatus.CANCELLED, counts.cancelled))
-    if counts.unknown:
-        parts.append((ExecutionStatus.UNKNOWN, counts.unknown))
-    text = Text()
-    for status, number in parts:
-        symbol, colour = EXECUTION_LOOK[status]
-        text.append(f"{symbol}{number} ", style=colour)
-    text.append(f"/{counts.total}")
-    return text
-
-
-def took(summary: BatchSummary, now: datetime) -> str:
-    """Run time: start (or creation) to finish, or so far for a running batch."""
-    start = summary.started_at or summary.created_at
-    if summary.finished_at is not None:
-        return format_duration((summary.finished_at - start).total_seconds())
-    if summary.status is BatchStatus.RUNNING:
-        return format_duration((now - start).total_seconds())
-    return "-"
 
 
 class HistoryScreen(AmcScreen):
@@ -93,14 +48,17 @@ class HistoryScreen(AmcScreen):
         "Every batch, newest first; more are read from the history as the cursor nears "
         "the end. / searches ids and names in the whole history (escape returns to the "
         "table; escape again clears the search). enter opens a batch's dashboard; e "
-        "exports it to a .csv or .json file; R runs its query again as a new batch; u "
-        "resumes a batch left interrupted; g reloads. Read-only mode refuses R and u."
+        "exports its executions to a .csv or .json file; m downloads its results (what "
+        "is missing) and merges them into one .csv file; R runs its query again as a new "
+        "batch; u resumes a batch left interrupted; g reloads. Read-only mode refuses R "
+        "and u, and merges only results already downloaded."
     )
 
     BINDINGS = [
         Binding("enter", "open", "Open", id="history-open", show=False),
         Binding("slash", "filter", "Filter", id="history-filter"),
         Binding("e", "export", "Export", id="history-export"),
+        Binding("m", "merge", "Merge results", id="history-merge", show=False),
         Binding("R", "rerun", "Rerun", id="history-rerun"),
         Binding("u", "resume", "Resume", id="history-resume"),
         Binding("g,ctrl+r", "reload", "Reload", id="history-reload", show=False),
@@ -142,6 +100,7 @@ class HistoryScreen(AmcScreen):
             yield Static("Search:", id="history-filter-label")
             yield Input(placeholder="part of a batch id or name", id="history-filter")
         yield FixedTable(id="history-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        yield MergeProgress()
         yield Static("Loading…", id="history-status")
         yield RunningBar()
         yield KeysFooter()
@@ -171,15 +130,7 @@ class HistoryScreen(AmcScreen):
     # --- rows -------------------------------------------------------------------------
 
     def cells(self, summary: BatchSummary) -> list[Text | str]:
-        created = local_time(summary.created_at)
-        return [
-            Text(summary.id),  # read back from the store: text, whatever it holds
-            Text(clip(summary.name or "-", self.widths["name"])),  # a str would be markup
-            created if self.widths["created"] >= len(created) else created[5:],
-            took(summary, self.amc_app.now()),
-            batch_state(summary.status),
-            counts_cell(summary.counts),
-        ]
+        return row_cells(summary, self.widths, self.amc_app.now())
 
     def show_rows(self, summaries: list[BatchSummary], *, keep: str | None) -> None:
         """Replace every row, the cursor staying on ``keep`` when it is still shown."""
@@ -429,41 +380,13 @@ class HistoryScreen(AmcScreen):
             await self.amc_app.open_batch(batch_id)
 
     def action_export(self) -> None:
-        batch_id = self.highlighted_id()
-        if batch_id is not None:
-            self.export(batch_id)
+        if (batch_id := self.highlighted_id()) is not None:
+            self.run_worker(export_executions(self, batch_id), group="history-export")
 
-    @work(group="history-export")
-    async def export(self, batch_id: str) -> None:
-        """Ask for a file name (checked as typed), ask before overwriting, then export."""
-        folder = self.services.ui_state.get(EXPORT_FOLDER_KEY, "~")
-        question = f"Export {batch_id} to (.csv or .json):"
-        default = str(Path(folder) / f"amc-tui-{batch_id}.csv")
-        text = await self.app.push_screen_wait(
-            PromptScreen(question, value=default, check=shown_problem)
-        )
-        if not text:
-            return
-        try:
-            path = check_export_path(text, overwrite=True)
-            if overwrite := path.exists():
-                question = escape(f"{path} exists. Overwrite it?")
-                if not await self.app.push_screen_wait(ConfirmDialog(question, yes="Overwrite")):
-                    return
-            batch = await self.services.store.get_batch(batch_id)
-            if batch is None:
-                raise StoreError(f"There is no batch {batch_id} in the history")
-            result = await asyncio.to_thread(export_batch, batch, path, overwrite=overwrite)
-        except AmcTuiError as error:
-            log.error("%s", error.log_text())
-            self.notify(error.user_message, title="Not exported", severity="error", markup=False)
-            return
-        self.services.ui_state.set(EXPORT_FOLDER_KEY, home_relative(result.path.parent))
-        self.notify(f"Exported {result.rows} executions to {result.path}", markup=False)
+    def action_merge(self) -> None:
+        if (batch_id := self.highlighted_id()) is not None:
+            start_merge(self, batch_id)
 
-
-def shown_problem(text: str) -> str | None:
-    """:func:`export_path_problem`, escaped: the prompt shows it as markup (a path may
-    hold brackets)."""
-    problem = export_path_problem(text)
-    return None if problem is None else escape(problem)
+    def on_download_updated(self, message: DownloadUpdated) -> None:
+        for progress in self.query(MergeProgress):  # none while the screen is taken down
+            progress.take(message.update)
