@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, TextIO
 from amc_tui import output
 from amc_tui.batch_commands import _open_store, _require_batch
 from amc_tui.commands import logged_errors, prepare, say
-from amc_tui.domain import Batch, ExecutionStatus
-from amc_tui.results_merge import MergeMismatchError, MergeResult, MergeSource, check_merge_path
+from amc_tui.domain import Batch
+from amc_tui.results_merge import MergeMismatchError, MergeResult, check_merge_path
 from amc_tui.results_output import human_bytes, results_json, results_table
+from amc_tui.results_plan import merge_problems, merge_sources, succeeded
 
 if TYPE_CHECKING:
     from amc_tui.engine.downloads import DownloadUpdate, ResultOutcome
@@ -90,7 +91,7 @@ def _report(
     outcomes: list[ResultOutcome],
     merge_to: Path | None,
 ) -> int:
-    problems = _problems(batch, outcomes)
+    problems = merge_problems(batch, outcomes)
     merged: MergeResult | None = None
     refused: str | None = None
     if merge_to is not None:
@@ -117,35 +118,11 @@ def _report(
     return EXIT_FAILURES if problems or refused else EXIT_OK
 
 
-def _problems(batch: Batch, outcomes: list[ResultOutcome]) -> list[str]:
-    found = []
-    if not batch.status.is_terminal:
-        pending = sum(1 for ex in batch.executions if not ex.status.is_terminal)
-        found.append(
-            f"batch {batch.id} is {batch.status}; {pending} executions have no results yet"
-        )
-    if not any(ex.status is ExecutionStatus.SUCCEEDED for ex in batch.executions):
-        found.append(f"no execution of batch {batch.id} succeeded; there are no results")
-    for outcome in outcomes:
-        if outcome.error is not None:
-            ex = outcome.execution
-            found.append(f"results of {ex.instance_name} ({ex.instance_id}): {outcome.error}")
-    return found
-
-
 def _merge(outcomes: list[ResultOutcome], path: Path) -> tuple[MergeResult | None, str | None]:
     from amc_tui.results_merge import merge_results
 
-    sources = [
-        MergeSource(
-            o.execution.instance_name,
-            o.execution.instance_id,
-            [f.path for f in sorted(o.data_files, key=lambda f: f.number)],
-        )
-        for o in outcomes
-    ]
     try:
-        return merge_results(sources, path), None
+        return merge_results(merge_sources(outcomes), path), None
     except MergeMismatchError as error:
         return None, error.user_message
 
@@ -178,7 +155,7 @@ class _ProgressLine:
     """One line on a terminal's stderr: executions by download state, bytes so far."""
 
     def __init__(self, batch: Batch, stream: TextIO) -> None:
-        self.total = sum(1 for ex in batch.executions if ex.status is ExecutionStatus.SUCCEEDED)
+        self.total = len(succeeded(batch))
         self.stream = stream
         self.live = _is_terminal(stream)
         self.phases: dict[int, str] = {}

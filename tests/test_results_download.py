@@ -347,3 +347,21 @@ async def test_downloads_a_crash_cut_short_are_finished_by_the_next_downloader(
     assert_whole(outcomes[0], await served(env, one))
     assert await store.results.unfinished() == []
     assert await store.results.get(two.id) is None  # never asked for: left alone
+
+
+async def test_a_results_folder_that_cannot_be_written_is_a_clear_failure(
+    tmp_path: Path, store: HistoryStore
+) -> None:
+    env = await make_results_env(tmp_path, store)
+    [execution] = await env.succeeded(1)
+    env.results_dir.parent.mkdir(parents=True, exist_ok=True)
+    env.results_dir.write_text("a file where the results folder should be")
+    outcome = await env.downloader().download(execution)
+
+    assert outcome.status is ResultStatus.FAILED
+    assert outcome.error is not None
+    assert outcome.error.startswith(f"The result could not be written to {env.results_dir}")
+    assert execution.id is not None
+    recorded = await store.results.get(execution.id)
+    assert recorded is not None and recorded.error_message == outcome.error
+    assert env.results_dir.read_text() == "a file where the results folder should be"

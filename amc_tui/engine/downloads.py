@@ -247,11 +247,7 @@ class ResultDownloader:
 
     def local_files(self, execution: Execution, results: ResultSet | None) -> list[LocalFile]:
         """The execution's files recorded whole and still whole on disk (by size)."""
-        if results is None:
-            return []
-        directory = result_directory(self.results_dir, execution)
-        found = (_on_disk(directory, row) for row in results.recorded)
-        return [f for f in found if f is not None]
+        return files_on_disk(self.results_dir, execution, results)
 
     # --- one execution ----------------------------------------------------------------
 
@@ -308,16 +304,29 @@ class ResultDownloader:
             raise
         except AmcTuiError as error:
             log.warning("results of %s: %s (%s)", execution.instance_id, error, error.detail)
-            await self.store.results.end(
-                execution.id, ResultStatus.FAILED, (error.category, error.user_message)
-            )
-            outcome.status = ResultStatus.FAILED
-            outcome.error_category, outcome.error = error.category, error.user_message
-            progress.emit(DownloadPhase.FAILED, error=error.user_message, force=True)
-            return outcome
+            return await self._failed(outcome, progress, error.category, error.user_message)
+        except OSError as error:  # the results folder: full, read-only, gone...
+            log.warning("results of %s: %r", execution.instance_id, error)
+            where = error.filename or outcome.directory
+            message = f"The result could not be written to {where}: {error.strerror or error}"
+            return await self._failed(outcome, progress, ErrorCategory.INTERNAL, message)
         await self.store.results.end(execution.id, ResultStatus.DOWNLOADED)
         outcome.status = ResultStatus.DOWNLOADED
         progress.emit(DownloadPhase.DOWNLOADED, force=True)
+        return outcome
+
+    async def _failed(
+        self,
+        outcome: ResultOutcome,
+        progress: _Progress,
+        category: ErrorCategory,
+        message: str,
+    ) -> ResultOutcome:
+        assert outcome.execution.id is not None
+        await self.store.results.end(outcome.execution.id, ResultStatus.FAILED, (category, message))
+        outcome.status = ResultStatus.FAILED
+        outcome.error_category, outcome.error = category, message
+        progress.emit(DownloadPhase.FAILED, error=message, force=True)
         return outcome
 
     async def _fetch_all(
@@ -442,6 +451,17 @@ def _same_file(urls: DownloadUrls, kind: FileKind, number: int) -> str:
     if number > len(listed):
         raise ProtocolError(detail=f"AMC no longer lists {kind.value} file {number}")
     return listed[number - 1]
+
+
+def files_on_disk(
+    results_dir: Path, execution: Execution, results: ResultSet | None
+) -> list[LocalFile]:
+    """The execution's files recorded whole that still have their recorded size on disk."""
+    if results is None:
+        return []
+    directory = result_directory(results_dir, execution)
+    found = (_on_disk(directory, row) for row in results.recorded)
+    return [f for f in found if f is not None]
 
 
 def _on_disk(directory: Path, row: ResultFile) -> LocalFile | None:

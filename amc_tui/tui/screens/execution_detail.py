@@ -38,14 +38,20 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from amc_tui.domain import Attempt, Execution, ExecutionStatus
-from amc_tui.engine.downloads import DownloadPhase, LocalFile, ResultOutcome, result_directory
+from amc_tui.engine.downloads import (
+    DownloadPhase,
+    LocalFile,
+    ResultOutcome,
+    files_on_disk,
+    result_directory,
+)
 from amc_tui.errors import AmcTuiError
 from amc_tui.output import format_duration, shown_error
 from amc_tui.store.results import FileKind, ResultStatus
 from amc_tui.tui.format import execution_state
 from amc_tui.tui.messages import BatchUpdated, DownloadUpdated
 from amc_tui.tui.screens.base import taken_down
-from amc_tui.tui.widgets.download_status import DownloadStatus, files_on_disk, home_path
+from amc_tui.tui.widgets.download_status import DownloadStatus, home_path
 from amc_tui.tui.widgets.result_preview import Preview, ResultPreview, read_preview
 
 if TYPE_CHECKING:

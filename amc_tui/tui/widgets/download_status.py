@@ -5,9 +5,6 @@ so far, and a :class:`~textual.widgets.ProgressBar`, indeterminate while the siz
 unknown); downloaded (data files, total size, the folder with the home as ``~``);
 failed (the short message in red, and the key that tries again); or, read-only, what
 the store says is on disk.  Text is Rich ``Text``, never markup.
-
-:func:`files_on_disk` lists the files the store records whole that are still whole on
-disk, for read-only mode, where there is no downloader to ask.
 """
 
 from __future__ import annotations
@@ -20,8 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from amc_tui.domain import Execution
-from amc_tui.engine.downloads import DownloadPhase, DownloadUpdate, LocalFile, result_directory
+from amc_tui.engine.downloads import DownloadPhase, DownloadUpdate, LocalFile
 from amc_tui.results_output import human_bytes
 from amc_tui.store.results import FileKind, ResultSet, ResultStatus
 
@@ -32,27 +28,6 @@ def home_path(path: Path) -> str:
         return "~/" + str(path.relative_to(Path.home()))
     except ValueError:
         return str(path)
-
-
-def files_on_disk(
-    results_dir: Path, execution: Execution, results: ResultSet | None
-) -> list[LocalFile]:
-    """The execution's files recorded whole that still have their size on disk."""
-    if results is None:
-        return []
-    directory = result_directory(results_dir, execution)
-    found = []
-    for row in results.recorded:
-        if not row.done or row.size is None or row.sha256 is None:
-            continue
-        path = directory / row.name
-        try:
-            whole = path.stat().st_size == row.size
-        except OSError:
-            whole = False
-        if whole:
-            found.append(LocalFile(row.kind, row.number, path, row.size, row.sha256))
-    return found
 
 
 def downloaded_text(files: Sequence[LocalFile], directory: Path) -> Text:
