@@ -2,10 +2,12 @@
 
 A pre-signed URL carries its own authorization, so the request goes out with no AMC
 header and no token: the bearer token must never reach the storage service.  The
-body is written to ``NAME.part`` chunk by chunk (never held whole in memory) while its
-SHA-256 is computed; the byte count is checked against ``Content-Length``, so a body
-cut short is never taken for a whole file, and the ``.part`` is flushed to disk before
-this returns.  Renaming it into place is the caller's step, after recording.
+body is written to ``NAME.part`` chunk by chunk as it arrives (never held whole in
+memory); the byte count is checked against ``Content-Length``, so a body cut short is
+never taken for a whole file.  Then, on a worker thread beside the other downloads,
+the ``.part`` is flushed to disk and its SHA-256 computed from the file itself (read
+back from the page cache): the digest is that of the bytes on disk.  Renaming it into
+place is the caller's step, after recording.
 
 Resuming: when ``NAME.part`` already holds bytes of the same object (same ETag), the
 request asks for the rest (``Range: bytes=N-`` with ``If-Range``); a 206 answer is
@@ -148,12 +150,7 @@ def _announced(response: httpx.Response, have: int, what: str) -> Announced | No
 async def _write_body(
     response: httpx.Response, part: Path, announced: Announced, on_bytes: OnBytes, what: str
 ) -> Fetched:
-    if announced.resumed_from:
-        hasher = await asyncio.to_thread(_hasher_of, part)
-        mode = "ab"
-    else:
-        hasher = hashlib.sha256()
-        mode = "wb"
+    mode = "ab" if announced.resumed_from else "wb"
     expected = None if announced.total is None else announced.total - announced.resumed_from
     received = 0
     with _open_part(part, mode) as out:
@@ -161,7 +158,6 @@ async def _write_body(
             # As the bytes come (no re-chunking: what arrived is on disk, for a resume).
             async for chunk in response.aiter_raw():
                 out.write(chunk)
-                hasher.update(chunk)
                 received += len(chunk)
                 on_bytes(len(chunk))
         finally:
@@ -170,9 +166,16 @@ async def _write_body(
             raise ShortBodyError(
                 "The download was cut off", detail=f"{what}: {received} of {expected} bytes"
             )
-        await asyncio.to_thread(os.fsync, out.fileno())
+        # On a worker thread, beside the other downloads: to disk, then the digest of
+        # the whole file as it is there (read back from the page cache).
+        digest = await asyncio.to_thread(_sync_and_hash, out, part)
     size = announced.resumed_from + received
-    return Fetched(size, hasher.hexdigest(), announced.etag)
+    return Fetched(size, digest, announced.etag)
+
+
+def _sync_and_hash(out: BinaryIO, part: Path) -> str:
+    os.fsync(out.fileno())
+    return _hash_file(part)
 
 
 def _size_on_disk(path: Path) -> int:
