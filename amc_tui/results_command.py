@@ -54,13 +54,7 @@ async def results_command(args: argparse.Namespace) -> int:
         async with await _open_store(settings) as store:
             batch = await _require_batch(store, args.batch_id)
             async with open_client_for(settings) as client:
-                downloader = ResultDownloader(
-                    store,
-                    client,
-                    settings.paths.results_dir,
-                    settings.engine,
-                    lock_dir=settings.paths.lock_dir,
-                )
+                downloader = ResultDownloader.for_settings(store, client, settings)
                 line = _ProgressLine(batch, sys.stderr)
                 downloader.add_listener(line.on_update)
                 stops = _Stops()

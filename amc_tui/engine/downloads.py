@@ -45,7 +45,7 @@ from amc_tui.engine.locks import BatchBusyError, BatchLock
 from amc_tui.engine.polling import PollSchedule
 from amc_tui.engine.retry import RetryPolicy, Sleep, call_with_retries
 from amc_tui.errors import AmcTuiError, ErrorCategory, InputError, NotFoundError, ProtocolError
-from amc_tui.settings import EngineSettings
+from amc_tui.settings import EngineSettings, Settings
 from amc_tui.store.history import HistoryStore
 from amc_tui.store.results import FileKind, ResultFile, ResultSet, ResultStatus
 
@@ -178,6 +178,19 @@ class ResultDownloader:
         self._clock = clock
         self._tasks: dict[int, asyncio.Task[ResultOutcome]] = {}
         self._listeners: list[Listener] = []
+
+    @classmethod
+    def for_settings(
+        cls, store: HistoryStore, client: AmcClient, settings: Settings
+    ) -> ResultDownloader:
+        """The downloader of a process: results and locks in the settings' data dir."""
+        return cls(
+            store,
+            client,
+            settings.paths.results_dir,
+            settings.engine,
+            lock_dir=settings.paths.lock_dir,
+        )
 
     # --- listeners --------------------------------------------------------------------
 

@@ -75,13 +75,7 @@ class TuiServices:
                 runner = BatchRunner(
                     store, client, settings.engine, lock_dir=settings.paths.lock_dir
                 )
-                downloads = ResultDownloader(
-                    store,
-                    client,
-                    settings.paths.results_dir,
-                    settings.engine,
-                    lock_dir=settings.paths.lock_dir,
-                )
+                downloads = ResultDownloader.for_settings(store, client, settings)
         except BaseException:
             if client is not None:
                 await client.aclose()
