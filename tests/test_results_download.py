@@ -14,8 +14,9 @@ from typing import Any
 from engine_support import fast_engine
 from results_support import ResultsEnv, csv_rows, make_results_env
 
+from amc_tui.amc.models import DownloadUrls
 from amc_tui.domain import Execution, ExecutionStatus
-from amc_tui.engine.downloads import DownloadPhase, ResultOutcome
+from amc_tui.engine.downloads import DownloadPhase, ResultOutcome, file_names
 from amc_tui.engine.locks import BatchLock
 from amc_tui.engine.retry import RetryPolicy
 from amc_tui.store.history import HistoryStore
@@ -365,3 +366,26 @@ async def test_a_results_folder_that_cannot_be_written_is_a_clear_failure(
     recorded = await store.results.get(execution.id)
     assert recorded is not None and recorded.error_message == outcome.error
     assert env.results_dir.read_text() == "a file where the results folder should be"
+
+
+def test_file_names_from_urls_stay_inside_the_results_folder() -> None:
+    urls = DownloadUrls(
+        downloadUrls=[
+            "https://s3.example/bucket/part-00000.csv?X-Amz-Signature=abc",
+            "https://s3.example/bucket/..%2F..%2F.bashrc?sig=1",
+            "https://s3.example/bucket/%2E%2E?sig=2",
+            "https://s3.example/bucket/part-00000.csv?X-Amz-Signature=def",
+            "https://s3.example/bucket/name.part?sig=3",
+        ],
+        metadataDownloadUrls=["https://s3.example/bucket/?sig=4"],
+    )
+    names = [name for _, _, name, _ in file_names(urls)]
+    assert names == [
+        "part-00000.csv",
+        "result-2.csv",  # ".bashrc" is hidden: not a name to write
+        "result-3.csv",
+        "data-4-part-00000.csv",  # the same name twice: made unique
+        "result-5.csv",  # ".part" is what unfinished files are called
+        "metadata-1.json",
+    ]
+    assert all("/" not in n and not n.startswith(".") for n in names)
