@@ -7,9 +7,10 @@ as the first: the first that differs stops the merge with a
 :class:`MergeMismatchError` naming the instance and how its columns differ.  An empty
 file (no header at all) adds nothing.
 
-Nothing is held in memory beyond one record: files are read line by line as bytes,
-and a record goes on while it has an odd number of double quotes (a quoted field
-may hold commas, quotes written twice, and line breaks, RFC 4180).  Records are
+Little is held in memory: files are read in blocks of a MB as bytes, and a record
+goes on while it has an odd number of double quotes (a quoted field may hold commas,
+quotes written twice, and line breaks, RFC 4180); a block whose lines all have an even
+number of quotes (the usual case) is copied in a few passes over its bytes.  Records are
 written as they were read (values are not re-quoted, so nothing in them changes),
 each ended with ``\\r\\n``.  Values are data: unlike the batch export, no formula guard
 is applied (it would change a negative number such as ``-5``).  A UTF-8 byte order mark
@@ -25,6 +26,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +37,9 @@ from amc_tui.state_file import atomic_writer
 PREFIX_COLUMNS = ("instance_name", "instance_id")
 BOM = b"\xef\xbb\xbf"
 QUOTE = ord('"')
+_odd = (1).__and__  # a count's parity, called from C (map) rather than a Python loop
+BLOCK_BYTES = 1 << 20
+"""Bytes read from a result file at a time."""
 
 
 class MergeMismatchError(InputError):
@@ -82,11 +87,11 @@ def merge_results(sources: Sequence[MergeSource], path: Path | str) -> MergeResu
             for source in sources:
                 prefix = _csv_line(source.instance_name, source.instance_id)[:-2] + b","
                 for file in source.files:
-                    records = _records(file)
-                    found = next(records, None)
-                    if found is None:
+                    batches = _record_batches(file)
+                    batch = next(batches, None)
+                    if batch is None:
                         continue
-                    columns = _header(found, source, file)
+                    columns = _header(batch[0], source, file)
                     if header is None:
                         header, first = columns, source
                         out.write(_csv_line(*PREFIX_COLUMNS, *columns))
@@ -94,7 +99,9 @@ def merge_results(sources: Sequence[MergeSource], path: Path | str) -> MergeResu
                         assert first is not None
                         raise MergeMismatchError(_mismatch(source, file, first, header, columns))
                     files += 1
-                    rows += _copy_records(records, prefix, out)
+                    rows += _write_records(batch[1:], prefix, out)
+                    for batch in batches:
+                        rows += _write_records(batch, prefix, out)
             if header is None:
                 out.write(_csv_line(*PREFIX_COLUMNS))
     except OSError as error:
@@ -104,50 +111,73 @@ def merge_results(sources: Sequence[MergeSource], path: Path | str) -> MergeResu
     return MergeResult(target, rows, files, header or ())
 
 
-def _copy_records(records: Iterator[bytes], prefix: bytes, out: BinaryIO) -> int:
-    count = 0
-    write = out.write
-    for record in records:
-        write(prefix)
-        write(record)
-        write(b"\r\n")
-        count += 1
-    return count
+def _write_records(records: list[bytes], prefix: bytes, out: BinaryIO) -> int:
+    if records:
+        out.write(prefix + (b"\r\n" + prefix).join(records) + b"\r\n")
+    return len(records)
 
 
-def _records(path: Path) -> Iterator[bytes]:
-    """The file's CSV records as bytes, each without its final line break.
+def _record_batches(path: Path) -> Iterator[list[bytes]]:
+    """The file's CSV records as bytes (each without its line break), a block at a time.
 
-    A record spans several lines while its double quotes are unbalanced.  Blank
-    lines between records are skipped, as a CSV reader does.
+    The file is read in blocks of :data:`BLOCK_BYTES`; a record spans several lines
+    while its double quotes are unbalanced, and one cut by a block's end goes on in
+    the next.  Blank lines between records are skipped, as a CSV reader does.
     """
     try:
         source = open(path, "rb")  # noqa: SIM115 (closed below, at the generator's end)
     except OSError as error:
         raise InputError(f"{path} cannot be read: {error.strerror or error}") from None
     with source:
-        pending: list[bytes] = []
-        quotes = 0
-        start = True
-        for line in source:
-            if start:
-                line = line.removeprefix(BOM)
-                start = False
-            quotes += line.count(QUOTE)
-            if quotes % 2:
-                pending.append(line)
-                continue
+        carry = source.read(len(BOM)).removeprefix(BOM)
+        while block := source.read(BLOCK_BYTES):
+            data = carry + block if carry else block
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                records, pending = _split_records(data[:cut])
+                carry = pending + data[cut:]
+                if records:
+                    yield records
+            else:
+                carry = data
+        if carry:  # the last line has no line break, or a quote is left open at the end
+            records, pending = _split_records(carry + b"\n")
             if pending:
-                pending.append(line)
-                line = b"".join(pending)
-                pending.clear()
-            quotes = 0
-            record = _strip_line_end(line)
-            if record:
-                yield record
-        if pending:
-            # An unbalanced quote at the very end: the record is what is there.
-            yield _strip_line_end(b"".join(pending))
+                records.append(_strip_line_end(pending[:-1]))
+            if records:
+                yield records
+
+
+def _split_records(chunk: bytes) -> tuple[list[bytes], bytes]:
+    """The whole records of ``chunk`` (which ends with a line break), and what is left
+    of a record still open at its end (to go on in the next block)."""
+    crlf = b"\r" in chunk and chunk.count(b"\r\n") == chunk.count(b"\n")
+    lines = chunk.split(b"\r\n" if crlf else b"\n")
+    lines.pop()  # what follows the final line break: nothing
+    if not any(map(_odd, map(bytes.count, lines, repeat(b'"')))):
+        # Every line is a record of its own (no line break inside quotes), so every
+        # line break ends one: the usual case, done in passes over the bytes in C.
+        if not crlf and b"\r" in chunk:  # line ends mixed: some CRLF, some LF
+            lines = chunk.replace(b"\r\n", b"\n").split(b"\n")
+            lines.pop()
+        return ([line for line in lines if line] if b"" in lines else lines), b""
+    if crlf:
+        lines = chunk.split(b"\n")
+        lines.pop()
+    records: list[bytes] = []
+    pending: list[bytes] = []
+    quotes = 0
+    for line in lines:
+        quotes += line.count(QUOTE)
+        pending.append(line)
+        if quotes % 2:
+            continue
+        record = _strip_line_end(b"\n".join(pending))
+        pending.clear()
+        quotes = 0
+        if record:
+            records.append(record)
+    return records, (b"\n".join(pending) + b"\n" if pending else b"")
 
 
 def _strip_line_end(line: bytes) -> bytes:

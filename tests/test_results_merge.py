@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from amc_tui import results_merge
 from amc_tui.errors import InputError
 from amc_tui.results_merge import MergeMismatchError, MergeSource, merge_results
 
@@ -149,3 +150,25 @@ def test_a_result_that_is_not_utf8_is_named(tmp_path: Path) -> None:
     source.write_bytes("campaign,caf\xe9\r\n".encode("latin-1"))
     with pytest.raises(InputError, match=r"result of A \(amc1\) \(a.csv\) is not UTF-8"):
         merge_results([MergeSource("A", "amc1", [source])], tmp_path / "m.csv")
+
+
+@pytest.mark.parametrize("block", [1, 2, 7, 64, 1 << 20])
+def test_records_cut_by_a_block_end_come_out_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """Read in blocks of any size, a quoted line break or CRLF across a block's end
+    still ends in the right record."""
+    monkeypatch.setattr(results_merge, "BLOCK_BYTES", block)
+    rows = [HEADER, *AWKWARD, ['a "quoted" word', "1", "x"], ["multi\n\nline", "2", "y"]]
+    a = write_csv(tmp_path / "a.csv", rows * 3, bom=True)
+    b = write_csv(tmp_path / "b.csv", [HEADER, *AWKWARD], newline="\n")
+    out = tmp_path / "m.csv"
+    result = merge_results([MergeSource("A", "amc1", [a]), MergeSource("B", "amc2", [b])], out)
+
+    expected = [["A", "amc1", *r] for r in (rows * 3)[1:]]
+    expected += [["B", "amc2", *r] for r in AWKWARD]
+    got = read_csv(out)
+    assert got[0] == ["instance_name", "instance_id", *HEADER]
+    # the header rows inside a.csv (it holds `rows` three times) are data rows here
+    assert got[1:] == expected
+    assert result.rows == len(expected)
