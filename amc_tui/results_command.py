@@ -36,7 +36,8 @@ from amc_tui.results_output import human_bytes, results_json, results_table
 from amc_tui.results_plan import merge_problems, merge_sources, succeeded
 
 if TYPE_CHECKING:
-    from amc_tui.engine.downloads import DownloadUpdate, ResultOutcome
+    from amc_tui.engine.download_progress import DownloadUpdate
+    from amc_tui.engine.downloads import ResultOutcome
 
 EXIT_OK = 0
 EXIT_FAILURES = 1

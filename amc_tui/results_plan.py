@@ -88,7 +88,8 @@ def outcome_on_disk(
 ) -> ResultOutcome:
     """The execution's result as it is on disk: downloaded if the store says so and
     every file it records is whole, else failed with :data:`NOT_ON_DISK`."""
-    from amc_tui.engine.downloads import ResultOutcome, files_on_disk, result_directory
+    from amc_tui.engine.downloads import ResultOutcome
+    from amc_tui.engine.result_files import files_on_disk, result_directory
     from amc_tui.store.results import ResultStatus
 
     files = files_on_disk(results_dir, execution, results)

@@ -18,7 +18,8 @@ from engine_support import EngineEnv, fast_engine, fast_simulator, make_env
 
 from amc_tui.amc.simulator import AmcSimulator
 from amc_tui.domain import Batch, Execution, ExecutionStatus
-from amc_tui.engine.downloads import DownloadUpdate, ResultDownloader
+from amc_tui.engine.download_progress import DownloadUpdate
+from amc_tui.engine.downloads import ResultDownloader
 from amc_tui.engine.retry import RetryPolicy
 from amc_tui.settings import EngineSettings
 from amc_tui.store.history import HistoryStore

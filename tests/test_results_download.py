@@ -16,8 +16,10 @@ from results_support import ResultsEnv, csv_rows, make_results_env
 
 from amc_tui.amc.models import DownloadUrls
 from amc_tui.domain import Execution, ExecutionStatus
-from amc_tui.engine.downloads import DownloadPhase, ResultOutcome, file_names
+from amc_tui.engine.download_progress import DownloadPhase
+from amc_tui.engine.downloads import ResultOutcome
 from amc_tui.engine.locks import BatchLock
+from amc_tui.engine.result_files import file_names
 from amc_tui.engine.retry import RetryPolicy
 from amc_tui.store.history import HistoryStore
 from amc_tui.store.results import FileKind, ResultStatus

@@ -28,7 +28,8 @@ from tui_seed import fixed_clock, running_elsewhere, seed_history
 from tui_support import make_app, new_batch, tui_settings, wait_for
 
 from amc_tui.domain import ExecutionStatus
-from amc_tui.engine.downloads import DownloadPhase, DownloadUpdate, result_directory
+from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
+from amc_tui.engine.result_files import result_directory
 from amc_tui.settings import Settings
 from amc_tui.store.history import HistoryStore
 from amc_tui.store.results import FileKind, ResultStatus

@@ -21,7 +21,8 @@ from tui_support import make_app, new_batch, tui_settings, wait_for
 
 from amc_tui.amc.simulator import AmcSimulator
 from amc_tui.domain import Batch, BatchStatus, ExecutionStatus
-from amc_tui.engine.downloads import DownloadPhase, DownloadUpdate, result_directory
+from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
+from amc_tui.engine.result_files import result_directory
 from amc_tui.tui.app import AmcApp
 from amc_tui.tui.screens.dialogs import ConfirmDialog, PromptScreen
 from amc_tui.tui.screens.help import HelpScreen

@@ -18,31 +18,44 @@ those results resumes it.  One process downloads an execution's results at a tim
 lock file per execution); within a process, asking again joins the download under way.
 
 Every state change is recorded before it is announced to listeners
-(:class:`DownloadUpdate`), and progress is announced at most every
+(:class:`~amc_tui.engine.download_progress.DownloadUpdate`), and progress is announced at most every
 ``progress_interval`` seconds per execution.  Nothing here imports Textual.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from amc_tui.amc.client import AmcClient
 from amc_tui.amc.download import Announced, UrlExpiredError, fetch_to_part, url_path
 from amc_tui.amc.models import DownloadUrls
 from amc_tui.domain import Execution, ExecutionStatus
+from amc_tui.engine.download_progress import (
+    DownloadPhase,
+    DownloadProgress,
+    DownloadUpdate,
+    Listener,
+)
 from amc_tui.engine.locks import BatchBusyError, BatchLock
 from amc_tui.engine.polling import PollSchedule
+from amc_tui.engine.result_files import (
+    PART_SUFFIX,
+    LocalFile,
+    file_names,
+    files_on_disk,
+    make_directory,
+    on_disk,
+    result_directory,
+    safe_part,
+    sync_directory,
+)
 from amc_tui.engine.retry import RetryPolicy, Sleep, call_with_retries
 from amc_tui.errors import AmcTuiError, ErrorCategory, InputError, NotFoundError, ProtocolError
 from amc_tui.settings import EngineSettings, Settings
@@ -55,47 +68,6 @@ READY_WAIT = 600.0
 """Seconds to wait for AMC to publish a succeeded execution's results."""
 MAX_URL_REFRESHES = 3
 """Fresh URLs asked for one file after its URL was refused, before giving up."""
-PART_SUFFIX = ".part"
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
-
-
-class DownloadPhase(StrEnum):
-    WAITING = "waiting"
-    """AMC has not published the results yet."""
-    DOWNLOADING = "downloading"
-    DOWNLOADED = "downloaded"
-    FAILED = "failed"
-    STOPPED = "stopped"
-    """Cut short by a stop (or the process ending): resumable."""
-
-
-@dataclass(frozen=True)
-class DownloadUpdate:
-    """Where one execution's result download stands (already recorded in the store)."""
-
-    batch_id: str
-    execution_id: int
-    phase: DownloadPhase
-    file: int = 0
-    """The file being downloaded (1-based, data files then metadata); 0 before any."""
-    files: int | None = None
-    """How many files (data and metadata) AMC listed, once known."""
-    file_bytes: int = 0
-    file_size: int | None = None
-    bytes_done: int = 0
-    """Bytes of this execution's files on disk so far, the current one included."""
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    """A whole result file on disk."""
-
-    kind: FileKind
-    number: int
-    path: Path
-    size: int
-    sha256: str
 
 
 @dataclass
@@ -114,38 +86,6 @@ class ResultOutcome:
     @property
     def data_files(self) -> list[LocalFile]:
         return [f for f in self.files if f.kind is FileKind.DATA]
-
-
-Listener = Callable[[DownloadUpdate], None]
-
-
-def safe_part(text: str, fallback: str) -> str:
-    """``text`` if it is a harmless file or folder name, else ``fallback``."""
-    return text if _SAFE_NAME.fullmatch(text) and not text.endswith(PART_SUFFIX) else fallback
-
-
-def result_directory(results_dir: Path, execution: Execution) -> Path:
-    """``RESULTS_DIR/BATCH_ID/INSTANCE_ID`` for the execution (names made safe)."""
-    batch = safe_part(execution.batch_id, f"batch-{execution.id}")
-    instance = safe_part(execution.instance_id, str(execution.instance_uuid))
-    return results_dir / batch / instance
-
-
-def file_names(urls: DownloadUrls) -> list[tuple[FileKind, int, str, str]]:
-    """(kind, number, local name, url) for each listed file; names unique and safe."""
-    listed = [(FileKind.DATA, n, url) for n, url in enumerate(urls.download_urls, 1)]
-    listed += [(FileKind.METADATA, n, url) for n, url in enumerate(urls.metadata_download_urls, 1)]
-    used: set[str] = set()
-    named = []
-    for kind, number, url in listed:
-        base = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-        fallback = f"result-{number}.csv" if kind is FileKind.DATA else f"metadata-{number}.json"
-        name = safe_part(base, fallback)
-        if name in used:
-            name = f"{kind.value}-{number}-{name}"
-        used.add(name)
-        named.append((kind, number, name, url))
-    return named
 
 
 class ResultDownloader:
@@ -309,7 +249,9 @@ class ResultDownloader:
                 )
                 return outcome
         await self.store.results.start(execution.id)
-        progress = _Progress(self, execution)
+        progress = DownloadProgress(
+            execution, self._emit, clock=self._clock, interval=self._interval
+        )
         try:
             outcome.files = await self._fetch_all(execution, recorded, outcome.directory, progress)
         except asyncio.CancelledError:
@@ -331,7 +273,7 @@ class ResultDownloader:
     async def _failed(
         self,
         outcome: ResultOutcome,
-        progress: _Progress,
+        progress: DownloadProgress,
         category: ErrorCategory,
         message: str,
     ) -> ResultOutcome:
@@ -347,7 +289,7 @@ class ResultDownloader:
         execution: Execution,
         recorded: ResultSet | None,
         directory: Path,
-        progress: _Progress,
+        progress: DownloadProgress,
     ) -> list[LocalFile]:
         assert execution.id is not None
         urls = await self._urls(execution, progress)
@@ -359,20 +301,20 @@ class ResultDownloader:
             # AMC lists other files than those recorded: start this result afresh.
             await self.store.results.forget_files(execution.id)
             known = {}
-        _make_directory(directory)
+        make_directory(directory)
         progress.files = len(listing)
         files: list[LocalFile] = []
         for index, (kind, number, name, url) in enumerate(listing, 1):
             progress.start_file(index)
             row = known.get((kind, number))
-            whole = _on_disk(directory, row) if row is not None else None
+            whole = on_disk(directory, row) if row is not None else None
             if whole is None:
                 whole = await self._fetch_file(execution, kind, number, name, url, row, progress)
             progress.file_done(whole.size)
             files.append(whole)
         return files
 
-    async def _urls(self, execution: Execution, progress: _Progress) -> DownloadUrls:
+    async def _urls(self, execution: Execution, progress: DownloadProgress) -> DownloadUrls:
         """All the download URLs, waiting (growing intervals) while AMC answers 404."""
         assert execution.amc_execution_id is not None
         instance, amc_id = execution.instance_id, execution.amc_execution_id
@@ -405,7 +347,7 @@ class ResultDownloader:
         name: str,
         url: str,
         row: ResultFile | None,
-        progress: _Progress,
+        progress: DownloadProgress,
     ) -> LocalFile:
         assert execution.id is not None
         execution_id = execution.id
@@ -436,7 +378,7 @@ class ResultDownloader:
                 on_bytes=progress.add,
             )
             os.replace(part, target)
-            _sync_directory(directory)
+            sync_directory(directory)
             await self.store.results.finish_file(
                 execution_id, kind, number, size=fetched.size, sha256=fetched.sha256
             )
@@ -464,96 +406,3 @@ def _same_file(urls: DownloadUrls, kind: FileKind, number: int) -> str:
     if number > len(listed):
         raise ProtocolError(detail=f"AMC no longer lists {kind.value} file {number}")
     return listed[number - 1]
-
-
-def files_on_disk(
-    results_dir: Path, execution: Execution, results: ResultSet | None
-) -> list[LocalFile]:
-    """The execution's files recorded whole that still have their recorded size on disk."""
-    if results is None:
-        return []
-    directory = result_directory(results_dir, execution)
-    found = (_on_disk(directory, row) for row in results.recorded)
-    return [f for f in found if f is not None]
-
-
-def _on_disk(directory: Path, row: ResultFile) -> LocalFile | None:
-    """The recorded file if it is marked whole and still has its recorded size."""
-    if not row.done or row.size is None or row.sha256 is None:
-        return None
-    path = directory / row.name
-    try:
-        if path.stat().st_size != row.size:
-            return None
-    except OSError:
-        return None
-    return LocalFile(row.kind, row.number, path, row.size, row.sha256)
-
-
-def _make_directory(directory: Path) -> None:
-    """``directory`` and the folders above it that are missing, each private (0700)."""
-    missing = [d for d in (directory, *directory.parents) if not d.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (best effort where not supported)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class _Progress:
-    """One execution's byte counts, announced at most every ``interval`` seconds."""
-
-    def __init__(self, owner: ResultDownloader, execution: Execution) -> None:
-        assert execution.id is not None
-        self._owner = owner
-        self._batch_id = execution.batch_id
-        self._execution_id = execution.id
-        self.files: int | None = None
-        self._file = 0
-        self._file_bytes = 0
-        self._file_size: int | None = None
-        self._done_before = 0
-        self._last = float("-inf")
-
-    def start_file(self, index: int) -> None:
-        self._file, self._file_bytes, self._file_size = index, 0, None
-
-    def file_begins(self, resumed_from: int, total: int | None) -> None:
-        self._file_bytes, self._file_size = resumed_from, total
-        self.emit(DownloadPhase.DOWNLOADING, force=True)
-
-    def add(self, count: int) -> None:
-        self._file_bytes += count
-        self.emit(DownloadPhase.DOWNLOADING)
-
-    def file_done(self, size: int) -> None:
-        self._done_before += size
-        self._file_bytes = 0
-        self.emit(DownloadPhase.DOWNLOADING, force=True)
-
-    def emit(self, phase: DownloadPhase, *, error: str | None = None, force: bool = False) -> None:
-        now = self._owner._clock()
-        if not force and now - self._last < self._owner._interval:
-            return
-        self._last = now
-        file_bytes = 0 if phase is DownloadPhase.DOWNLOADED else self._file_bytes
-        self._owner._emit(
-            DownloadUpdate(
-                batch_id=self._batch_id,
-                execution_id=self._execution_id,
-                phase=phase,
-                file=self._file,
-                files=self.files,
-                file_bytes=file_bytes,
-                file_size=self._file_size,
-                bytes_done=self._done_before + file_bytes,
-                error=error,
-            )
-        )

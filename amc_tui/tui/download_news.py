@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from amc_tui.engine.downloads import DownloadUpdate, ResultDownloader
+from amc_tui.engine.download_progress import DownloadUpdate
+from amc_tui.engine.downloads import ResultDownloader
 from amc_tui.errors import AmcTuiError
 from amc_tui.tui.messages import DownloadUpdated
 

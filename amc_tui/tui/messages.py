@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from amc_tui.engine.downloads import DownloadUpdate
+from amc_tui.engine.download_progress import DownloadUpdate
 
 
 @dataclass

@@ -38,13 +38,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from amc_tui.domain import Attempt, Execution, ExecutionStatus
-from amc_tui.engine.downloads import (
-    DownloadPhase,
-    LocalFile,
-    ResultOutcome,
-    files_on_disk,
-    result_directory,
-)
+from amc_tui.engine.download_progress import DownloadPhase
+from amc_tui.engine.downloads import ResultOutcome
+from amc_tui.engine.result_files import LocalFile, files_on_disk, result_directory
 from amc_tui.errors import AmcTuiError
 from amc_tui.output import format_duration, shown_error
 from amc_tui.store.results import FileKind, ResultStatus

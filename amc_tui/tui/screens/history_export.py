@@ -32,7 +32,8 @@ from textual.markup import escape
 from textual.timer import Timer
 from textual.widgets import Static
 
-from amc_tui.engine.downloads import DownloadPhase, DownloadUpdate, ResultOutcome
+from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
+from amc_tui.engine.downloads import ResultOutcome
 from amc_tui.errors import AmcTuiError, InputError, StoreError
 from amc_tui.export import check_export_path, export_batch, export_path_problem, home_relative
 from amc_tui.results_merge import check_merge_path, merge_results

@@ -17,7 +17,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from amc_tui.engine.downloads import DownloadPhase, DownloadUpdate, LocalFile
+from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
+from amc_tui.engine.result_files import LocalFile
 from amc_tui.results_output import human_bytes
 from amc_tui.store.results import FileKind, ResultSet, ResultStatus
 
