@@ -17,9 +17,9 @@ stays ``downloading`` in the store with its ``.part`` on disk, and the next requ
 those results resumes it.  One process downloads an execution's results at a time (a
 lock file per execution); within a process, asking again joins the download under way.
 
-Every state change is recorded before it is announced to listeners
-(:class:`~amc_tui.engine.download_progress.DownloadUpdate`), and progress is announced at most every
-``progress_interval`` seconds per execution.  Nothing here imports Textual.
+Every state change is recorded before it is announced to listeners (a
+:class:`~amc_tui.engine.download_progress.DownloadUpdate`), and progress is announced
+at most every ``progress_interval`` seconds per execution.  Nothing here imports Textual.
 """
 
 from __future__ import annotations
