@@ -30,7 +30,7 @@ class ProgressReporter:
             ex.id or 0: ex.status for ex in batch.executions
         }
         self.stream = stream
-        self.live = _is_terminal(stream)
+        self.live = is_terminal(stream)
         self.started = time.monotonic()
         self._drawn = False
 
@@ -56,7 +56,7 @@ class ProgressReporter:
     def draw(self) -> None:
         if not self.live:
             return
-        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+        width = line_width()
         line = output.progress_line(
             self.counts, time.monotonic() - self.started, width=width, batch_id=self.batch_id
         )
@@ -89,7 +89,12 @@ class ProgressReporter:
             self.live = False  # the terminal went away (SSH dropped): stop drawing
 
 
-def _is_terminal(stream: TextIO) -> bool:
+def line_width() -> int:
+    """Characters a live line may take: the terminal's width, less one."""
+    return max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+
+
+def is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

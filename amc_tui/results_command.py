@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import shutil
 import signal
 import sys
 import time
@@ -31,18 +30,18 @@ from amc_tui import output
 from amc_tui.batch_commands import _open_store, _require_batch
 from amc_tui.commands import logged_errors, prepare, say
 from amc_tui.domain import Batch
+from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
+from amc_tui.progress import CLEAR_LINE, is_terminal, line_width
 from amc_tui.results_merge import MergeMismatchError, MergeResult, check_merge_path
-from amc_tui.results_output import human_bytes, results_json, results_table
+from amc_tui.results_output import DownloadTally, results_json, results_table
 from amc_tui.results_plan import merge_problems, merge_sources, succeeded
 
 if TYPE_CHECKING:
-    from amc_tui.engine.download_progress import DownloadUpdate
     from amc_tui.engine.downloads import ResultOutcome
 
 EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_INTERRUPTED = 130
-CLEAR_LINE = "\r\x1b[K"
 
 
 async def results_command(args: argparse.Namespace) -> int:
@@ -149,43 +148,26 @@ class _Stops:
 class _ProgressLine:
     """One line on a terminal's stderr: executions by download state, bytes so far."""
 
+    LISTED = (DownloadPhase.DOWNLOADING, DownloadPhase.WAITING, DownloadPhase.FAILED)
+
     def __init__(self, batch: Batch, stream: TextIO) -> None:
-        self.total = len(succeeded(batch))
+        self.tally = DownloadTally(batch.id, len(succeeded(batch)))
         self.stream = stream
-        self.live = _is_terminal(stream)
-        self.phases: dict[int, str] = {}
-        self.bytes: dict[int, int] = {}
+        self.live = is_terminal(stream)
         self._drawn = 0.0
 
     def on_update(self, update: DownloadUpdate) -> None:
-        self.phases[update.execution_id] = update.phase.value
-        self.bytes[update.execution_id] = update.bytes_done
+        self.tally.take(update)
         now = time.monotonic()
         if self.live and now - self._drawn >= 0.1:
             self._drawn = now
-            self._draw()
-
-    def _draw(self) -> None:
-        phases = list(self.phases.values())
-        parts = [f"results: {phases.count('downloaded')} of {self.total} downloaded"]
-        for phase in ("downloading", "waiting", "failed"):
-            if count := phases.count(phase):
-                parts.append(f"{count} {phase}")
-        text = ", ".join(parts) + f" · {human_bytes(sum(self.bytes.values()))}"
-        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
-        with contextlib.suppress(OSError):
-            self.stream.write(CLEAR_LINE + text[:width])
-            self.stream.flush()
+            self._write(CLEAR_LINE + f"results: {self.tally.summary(self.LISTED)}"[: line_width()])
 
     def close(self) -> None:
         if self.live and self._drawn:
-            with contextlib.suppress(OSError):
-                self.stream.write(CLEAR_LINE)
-                self.stream.flush()
+            self._write(CLEAR_LINE)
 
-
-def _is_terminal(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+    def _write(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.write(text)
+            self.stream.flush()

@@ -1,4 +1,5 @@
-"""How ``amc-tui results`` reports: its JSON document, its table, and byte sizes.
+"""How results downloads are reported: ``amc-tui results``'s JSON document and table,
+byte sizes, and a batch's download progress in one line (:class:`DownloadTally`).
 
 The JSON document (``--json``, one object on stdout) is::
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from amc_tui.domain import Batch
+from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
 from amc_tui.engine.downloads import ResultOutcome
 from amc_tui.results_merge import MergeResult
 
@@ -37,6 +39,38 @@ def human_bytes(size: int | None) -> str:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+class DownloadTally:
+    """Where each execution of one batch's result download stands, and its bytes."""
+
+    def __init__(self, batch_id: str, total: int) -> None:
+        self.batch_id = batch_id
+        self.total = total
+        """Executions with results (the succeeded ones)."""
+        self.phases: dict[int, DownloadPhase] = {}
+        self.bytes: dict[int, int] = {}
+
+    def take(self, update: DownloadUpdate) -> bool:
+        """Note ``update``; False (nothing noted) if it is another batch's."""
+        if update.batch_id != self.batch_id:
+            return False
+        self.phases[update.execution_id] = update.phase
+        self.bytes[update.execution_id] = update.bytes_done
+        return True
+
+    def summary(
+        self, listed: Sequence[DownloadPhase] = (DownloadPhase.WAITING, DownloadPhase.FAILED)
+    ) -> str:
+        """``2 of 3 instances downloaded, 1 waiting · 1.2 MB`` (the ``listed`` phases
+        counted after the first part, those that occur)."""
+        phases = list(self.phases.values())
+        done = phases.count(DownloadPhase.DOWNLOADED)
+        text = f"{done} of {self.total} instances downloaded"
+        for phase in listed:
+            if count := phases.count(phase):
+                text += f", {count} {phase.value}"
+        return f"{text} · {human_bytes(sum(self.bytes.values()))}"
 
 
 def results_json(

@@ -32,12 +32,12 @@ from textual.markup import escape
 from textual.timer import Timer
 from textual.widgets import Static
 
-from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
+from amc_tui.engine.download_progress import DownloadUpdate
 from amc_tui.engine.downloads import ResultOutcome
 from amc_tui.errors import AmcTuiError, InputError, StoreError
 from amc_tui.export import check_export_path, export_batch, export_path_problem, home_relative
 from amc_tui.results_merge import check_merge_path, merge_results
-from amc_tui.results_output import human_bytes
+from amc_tui.results_output import DownloadTally
 from amc_tui.results_plan import (
     batch_problems,
     merge_problems,
@@ -130,11 +130,10 @@ class MergeProgress(Static):
 
     def __init__(self) -> None:
         super().__init__("", id="history-merge")
+        self.tally: DownloadTally | None = None
+        """The merge's downloads (None: no merge under way)."""
         self.batch_id: str | None = None
         """The batch being merged (None: no merge under way)."""
-        self.total = 0
-        self.phases: dict[int, DownloadPhase] = {}
-        self.bytes: dict[int, int] = {}
         self._changed = False
         self._timer: Timer | None = None
 
@@ -147,18 +146,15 @@ class MergeProgress(Static):
         self.batch_id = batch_id
 
     def start(self, batch_id: str, total: int) -> None:
-        self.batch_id, self.total = batch_id, total
-        self.phases.clear()
-        self.bytes.clear()
+        self.batch_id = batch_id
+        self.tally = DownloadTally(batch_id, total)
         self.display = True
         self.draw()
         self._timer = self.set_interval(PROGRESS_EVERY, self.draw_if_changed)
 
     def take(self, update: DownloadUpdate) -> None:
         """Note a downloader update (drawn at the next tick, if it is this merge's)."""
-        if update.batch_id == self.batch_id:
-            self.phases[update.execution_id] = update.phase
-            self.bytes[update.execution_id] = update.bytes_done
+        if self.tally is not None and self.tally.take(update):
             self._changed = True
 
     def draw_if_changed(self) -> None:
@@ -167,13 +163,8 @@ class MergeProgress(Static):
 
     def draw(self) -> None:
         self._changed = False
-        phases = list(self.phases.values())
-        done = phases.count(DownloadPhase.DOWNLOADED)
-        text = f"Results of {self.batch_id}: {done} of {self.total} instances downloaded"
-        for phase in (DownloadPhase.WAITING, DownloadPhase.FAILED):
-            if count := phases.count(phase):
-                text += f", {count} {phase.value}"
-        self.update(Text(f"{text} · {human_bytes(sum(self.bytes.values()))}"))
+        if self.tally is not None:
+            self.update(Text(f"Results of {self.batch_id}: {self.tally.summary()}"))
 
     def merging(self, path: Path) -> None:
         self._stop_timer()
@@ -181,7 +172,7 @@ class MergeProgress(Static):
 
     def finish(self) -> None:
         self._stop_timer()
-        self.batch_id = None
+        self.batch_id, self.tally = None, None
         self.display = False
 
     def _stop_timer(self) -> None:
