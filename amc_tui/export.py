@@ -87,7 +87,7 @@ def export_path_problem(text: str) -> str | None:
 
 
 def home_relative(folder: Path) -> str:
-    """``~/reports`` for a folder under the home folder, else the folder as it is."""
+    """``~/reports`` for a path under the home folder, else the path as it is."""
     try:
         return str(Path("~") / folder.relative_to(Path.home()))
     except (ValueError, RuntimeError):

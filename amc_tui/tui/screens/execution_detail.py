@@ -42,12 +42,13 @@ from amc_tui.engine.download_progress import DownloadPhase
 from amc_tui.engine.downloads import ResultOutcome
 from amc_tui.engine.result_files import LocalFile, files_on_disk, result_directory
 from amc_tui.errors import AmcTuiError
+from amc_tui.export import home_relative
 from amc_tui.output import format_duration, shown_error
 from amc_tui.store.results import FileKind, ResultStatus
 from amc_tui.tui.format import execution_state
 from amc_tui.tui.messages import BatchUpdated, DownloadUpdated
 from amc_tui.tui.screens.base import taken_down
-from amc_tui.tui.widgets.download_status import DownloadStatus, home_path
+from amc_tui.tui.widgets.download_status import DownloadStatus
 from amc_tui.tui.widgets.result_preview import Preview, ResultPreview, read_preview
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ class ExecutionDetailScreen(ModalScreen[None]):
         if error:
             fields.add_row("Error", Text(error, style="red"))
             log_file = self.amc_app.settings.paths.log_file
-            fields.add_row("Details", Text(f"in the log file {home_path(log_file)}"))
+            fields.add_row("Details", Text(f"in the log file {home_relative(log_file)}"))
         self.query_one("#detail-fields", Static).update(fields)
         self.query_one("#detail-attempts", Static).update(self.attempts_table())
 
@@ -297,7 +298,7 @@ class ExecutionDetailScreen(ModalScreen[None]):
                 # batch_update: nothing is drawn while the terminal is the pager's.
                 code = await _run_until_done(argv)
         except SuspendNotSupported:
-            files = " ".join(home_path(path) for path in paths)
+            files = " ".join(home_relative(path) for path in paths)
             self.notify(
                 f"The pager cannot take over this terminal; the files are {files}",
                 severity="warning",

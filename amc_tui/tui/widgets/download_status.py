@@ -19,16 +19,11 @@ from textual.widgets import ProgressBar, Static
 
 from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
 from amc_tui.engine.result_files import LocalFile
+from amc_tui.export import home_relative
 from amc_tui.results_output import human_bytes
 from amc_tui.store.results import FileKind, ResultSet, ResultStatus
 
-
-def home_path(path: Path) -> str:
-    """The path with the home directory shown as ``~``."""
-    try:
-        return "~/" + str(path.relative_to(Path.home()))
-    except ValueError:
-        return str(path)
+ASKING = "↓ Asking AMC for the result files…"
 
 
 def downloaded_text(files: Sequence[LocalFile], directory: Path) -> Text:
@@ -39,7 +34,8 @@ def downloaded_text(files: Sequence[LocalFile], directory: Path) -> Text:
     if metadata:
         parts += " and metadata"
     text = Text("✔ Downloaded: ", style="green")
-    text.append(f"{parts}, {human_bytes(sum(f.size for f in files))}, in {home_path(directory)}")
+    size = human_bytes(sum(f.size for f in files))
+    text.append(f"{parts}, {size}, in {home_relative(directory)}")
     return text
 
 
@@ -50,7 +46,7 @@ def progress_text(update: DownloadUpdate) -> Text:
     if update.phase is DownloadPhase.STOPPED:
         return Text("‖ The download stopped; r downloads the rest", style="yellow")
     if update.file == 0:
-        return Text("↓ Asking AMC for the result files…", style="cyan")
+        return Text(ASKING, style="cyan")
     of = f" of {update.files}" if update.files else ""
     text = Text(f"↓ Downloading file {update.file}{of}: ", style="cyan")
     text.append(f"{human_bytes(update.file_bytes)} of {human_bytes(update.file_size)}")
@@ -84,7 +80,7 @@ class DownloadStatus(Vertical):
         self.bar.display = bar
 
     def show_starting(self) -> None:
-        self._say(Text("↓ Asking AMC for the result files…", style="cyan"))
+        self._say(Text(ASKING, style="cyan"))
 
     def show_update(self, update: DownloadUpdate) -> None:
         """A downloader update on the way (waiting, downloading, stopped)."""
@@ -112,6 +108,6 @@ class DownloadStatus(Vertical):
         elif results is not None and results.status is ResultStatus.FAILED:
             self.show_failed(results.error_message or "unknown error", retry_key=None)
         elif files:
-            self._say(Text(f"Partly downloaded ({len(files)} files) in {home_path(directory)}"))
+            self._say(Text(f"Partly downloaded ({len(files)} files) in {home_relative(directory)}"))
         else:
             self._say(Text("Not downloaded (read-only: nothing is fetched)", style="dim"))
