@@ -89,20 +89,17 @@ def outcome_on_disk(
     """The execution's result as it is on disk: downloaded if the store says so and
     every file it records is whole, else failed with :data:`NOT_ON_DISK`."""
     from amc_tui.engine.downloads import ResultOutcome
-    from amc_tui.engine.result_files import files_on_disk, result_directory
+    from amc_tui.engine.result_files import downloaded_files, files_on_disk, result_directory
     from amc_tui.store.results import ResultStatus
 
-    files = files_on_disk(results_dir, execution, results)
-    outcome = ResultOutcome(
-        execution, ResultStatus.FAILED, result_directory(results_dir, execution), files
-    )
-    whole = results is not None and len(files) == len(results.recorded)
-    listed = results is not None and results.files in (None, len(outcome.data_files))
-    if results is not None and results.status is ResultStatus.DOWNLOADED and whole and listed:
-        outcome.status, outcome.already_there = ResultStatus.DOWNLOADED, True
-    else:
-        outcome.error = NOT_ON_DISK
-    return outcome
+    directory = result_directory(results_dir, execution)
+    files = downloaded_files(results_dir, execution, results)
+    if files is not None:
+        return ResultOutcome(
+            execution, ResultStatus.DOWNLOADED, directory, files, already_there=True
+        )
+    partial = files_on_disk(results_dir, execution, results)
+    return ResultOutcome(execution, ResultStatus.FAILED, directory, partial, error=NOT_ON_DISK)
 
 
 async def outcomes_on_disk(

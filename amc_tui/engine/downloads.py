@@ -48,8 +48,8 @@ from amc_tui.engine.polling import PollSchedule
 from amc_tui.engine.result_files import (
     PART_SUFFIX,
     LocalFile,
+    downloaded_files,
     file_names,
-    files_on_disk,
     make_directory,
     on_disk,
     result_directory,
@@ -198,10 +198,6 @@ class ResultDownloader:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def local_files(self, execution: Execution, results: ResultSet | None) -> list[LocalFile]:
-        """The execution's files recorded whole and still whole on disk (by size)."""
-        return files_on_disk(self.results_dir, execution, results)
-
     # --- one execution ----------------------------------------------------------------
 
     async def _download(self, execution: Execution) -> ResultOutcome:
@@ -239,15 +235,14 @@ class ResultDownloader:
     async def _download_locked(self, execution: Execution, outcome: ResultOutcome) -> ResultOutcome:
         assert execution.id is not None
         recorded = await self.store.results.get(execution.id)
-        if recorded is not None and recorded.status is ResultStatus.DOWNLOADED:
-            there = self.local_files(execution, recorded)
-            if len(there) == len(recorded.recorded):
-                outcome.status, outcome.files, outcome.already_there = (
-                    ResultStatus.DOWNLOADED,
-                    there,
-                    True,
-                )
-                return outcome
+        there = downloaded_files(self.results_dir, execution, recorded)
+        if there is not None:
+            outcome.status, outcome.files, outcome.already_there = (
+                ResultStatus.DOWNLOADED,
+                there,
+                True,
+            )
+            return outcome
         await self.store.results.start(execution.id)
         progress = DownloadProgress(
             execution, self._emit, clock=self._clock, interval=self._interval

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from amc_tui.amc.models import DownloadUrls
 from amc_tui.domain import Execution
-from amc_tui.store.results import FileKind, ResultFile, ResultSet
+from amc_tui.store.results import FileKind, ResultFile, ResultSet, ResultStatus
 
 PART_SUFFIX = ".part"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,150}")
@@ -74,6 +74,20 @@ def files_on_disk(
     directory = result_directory(results_dir, execution)
     found = (on_disk(directory, row) for row in results.recorded)
     return [f for f in found if f is not None]
+
+
+def downloaded_files(
+    results_dir: Path, execution: Execution, results: ResultSet | None
+) -> list[LocalFile] | None:
+    """The execution's files if its result is recorded downloaded and every file the
+    store records (and every data file AMC listed) is still whole on disk; else None."""
+    if results is None or results.status is not ResultStatus.DOWNLOADED:
+        return None
+    files = files_on_disk(results_dir, execution, results)
+    data = sum(1 for f in files if f.kind is FileKind.DATA)
+    if len(files) != len(results.recorded) or results.files not in (None, data):
+        return None
+    return files
 
 
 def on_disk(directory: Path, row: ResultFile) -> LocalFile | None:
