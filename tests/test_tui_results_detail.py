@@ -90,6 +90,14 @@ async def open_detail(app: AmcApp, pilot: Pilot[Any], execution_id: int) -> Exec
     return detail_of(app)
 
 
+async def previewed(app: AmcApp, pilot: Pilot[Any]) -> ExecutionDetailScreen:
+    """Run a one-execution batch, open its detail and wait for the result's preview."""
+    (execution_id,) = await run_batch(app, pilot)
+    detail = await open_detail(app, pilot, execution_id)
+    await wait_for(pilot, lambda: detail.preview is not None, what="the preview")
+    return detail
+
+
 # --- download and preview --------------------------------------------------------------
 
 
@@ -134,9 +142,7 @@ async def test_the_preview_reads_only_the_first_rows_and_keeps_values_on_one_lin
 ) -> None:
     app = make_app(tmp_path, simulator=fast_simulator(result_rows=120))
     async with app.run_test(size=(100, 30)) as pilot:
-        (execution_id,) = await run_batch(app, pilot)
-        detail = await open_detail(app, pilot, execution_id)
-        await wait_for(pilot, lambda: detail.preview is not None, what="the preview")
+        detail = await previewed(app, pilot)
         (data,) = [f for f in detail.files if f.kind is FileKind.DATA]
         with data.path.open(encoding="utf-8", newline="") as file:
             expected = list(csv.reader(file))
@@ -175,9 +181,7 @@ def test_read_preview_reads_the_head_of_a_file_with_a_bom_and_markup(tmp_path: P
 async def test_markup_in_values_is_shown_as_typed(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        (execution_id,) = await run_batch(app, pilot)
-        detail = await open_detail(app, pilot, execution_id)
-        await wait_for(pilot, lambda: detail.preview is not None, what="the preview")
+        detail = await previewed(app, pilot)
         preview = detail.query_one(ResultPreview)
         path = detail.data_files[0].path
         path.write_text('campaign,clicks\r\n"[red]x[/red] [bold]",3\r\n', encoding="utf-8")
@@ -193,9 +197,7 @@ async def test_markup_in_values_is_shown_as_typed(tmp_path: Path) -> None:
 async def test_an_empty_result_says_so(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        (execution_id,) = await run_batch(app, pilot)
-        detail = await open_detail(app, pilot, execution_id)
-        await wait_for(pilot, lambda: detail.preview is not None, what="the preview")
+        detail = await previewed(app, pilot)
         detail.data_files[0].path.write_text("campaign,clicks\r\n", encoding="utf-8")
         await detail.show_preview()
         caption = str(detail.query_one("#preview-caption").render())
@@ -357,9 +359,7 @@ async def test_p_without_a_terminal_to_hand_over_says_where_the_files_are(
     monkeypatch.setenv("PAGER", sys.executable)  # a command that exists
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        (execution_id,) = await run_batch(app, pilot)
-        detail = await open_detail(app, pilot, execution_id)
-        await wait_for(pilot, lambda: detail.preview is not None, what="the preview")
+        detail = await previewed(app, pilot)
         await pilot.press("p")
         name = detail.data_files[0].path.name
         await wait_for(pilot, lambda: any("cannot take over" in n for n in notices(app)))
@@ -373,9 +373,7 @@ async def test_p_names_a_pager_that_cannot_be_started(
     monkeypatch.setenv("PAGER", "no-such-pager-here -R")
     app = make_app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        (execution_id,) = await run_batch(app, pilot)
-        detail = await open_detail(app, pilot, execution_id)
-        await wait_for(pilot, lambda: detail.preview is not None, what="the preview")
+        await previewed(app, pilot)
         await pilot.press("p")
         await wait_for(pilot, lambda: any("no-such-pager-here" in n for n in notices(app)))
 
