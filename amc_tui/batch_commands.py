@@ -145,7 +145,7 @@ async def resume_command(args: argparse.Namespace) -> int:
         from amc_tui.amc.connection import open_client_for
 
         async with await _open_store(settings) as store:
-            batch = await _require_batch(store, args.batch_id)
+            batch = await require_batch(store, args.batch_id)
             if batch.status.is_terminal:
                 say(f"amc-tui: batch {batch.id} already ended {batch.status}; nothing to resume")
                 _print_result(batch, as_json=args.json)
@@ -286,7 +286,7 @@ def _print_result(batch: Batch, *, as_json: bool) -> None:
         print(output.batch_table(batch), flush=True)
 
 
-async def _require_batch(store: HistoryStore, batch_id: str) -> Batch:
+async def require_batch(store: HistoryStore, batch_id: str) -> Batch:
     from amc_tui.engine.validation import check_batch_id
 
     check_batch_id(batch_id)
@@ -306,7 +306,7 @@ async def cancel_command(args: argparse.Namespace) -> int:
         from amc_tui.engine.locks import is_owned_elsewhere
 
         async with await _open_store(settings) as store:
-            batch = await _require_batch(store, args.batch_id)
+            batch = await require_batch(store, args.batch_id)
             if batch.status.is_terminal:
                 say(f"amc-tui: batch {batch.id} already ended {batch.status}")
                 return EXIT_OK
@@ -351,6 +351,6 @@ async def show_command(args: argparse.Namespace) -> int:
     settings = prepare(args)
     with logged_errors(settings):
         async with await _open_store(settings) as store:
-            batch = await _require_batch(store, args.batch_id)
+            batch = await require_batch(store, args.batch_id)
         _print_result(batch, as_json=args.json)
         return EXIT_OK

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from amc_tui import output
-from amc_tui.batch_commands import _open_store, _require_batch
-from amc_tui.commands import logged_errors, prepare, say
+from amc_tui.batch_commands import require_batch
+from amc_tui.commands import logged_errors, open_history, prepare, say
 from amc_tui.domain import Batch
 from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
 from amc_tui.progress import CLEAR_LINE, is_terminal, line_width
@@ -51,8 +51,8 @@ async def results_command(args: argparse.Namespace) -> int:
         from amc_tui.engine.downloads import ResultDownloader
 
         merge_to = check_merge_path(args.merge) if args.merge is not None else None
-        async with await _open_store(settings) as store:
-            batch = await _require_batch(store, args.batch_id)
+        async with await open_history(settings) as store:
+            batch = await require_batch(store, args.batch_id)
             async with open_client_for(settings) as client:
                 downloader = ResultDownloader.for_settings(store, client, settings)
                 line = _ProgressLine(batch, sys.stderr)
