@@ -190,16 +190,13 @@ def _open_part(part: Path, mode: str) -> BinaryIO:
     return cast(BinaryIO, open(part, mode))
 
 
-def _hasher_of(path: Path) -> hashlib._Hash:
+def _hash_file(path: Path) -> str:
+    """The SHA-256 of the file, read a block at a time."""
     hasher = hashlib.sha256()
     with open(path, "rb") as source:
         while block := source.read(HASH_BLOCK):
             hasher.update(block)
-    return hasher
-
-
-def _hash_file(path: Path) -> str:
-    return _hasher_of(path).hexdigest()
+    return hasher.hexdigest()
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:
