@@ -11,9 +11,11 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import httpcore
 from engine_support import fast_engine
 from results_support import ResultsEnv, csv_rows, make_results_env
 
+from amc_tui.amc.connection import READ_BYTES, build_http_client
 from amc_tui.amc.models import DownloadUrls
 from amc_tui.domain import Execution, ExecutionStatus
 from amc_tui.engine.download_progress import DownloadPhase
@@ -21,6 +23,7 @@ from amc_tui.engine.downloads import ResultOutcome
 from amc_tui.engine.locks import BatchLock
 from amc_tui.engine.result_files import file_names
 from amc_tui.engine.retry import RetryPolicy
+from amc_tui.settings import HttpSettings
 from amc_tui.store.history import HistoryStore
 from amc_tui.store.results import FileKind, ResultStatus
 
@@ -391,3 +394,45 @@ def test_file_names_from_urls_stay_inside_the_results_folder() -> None:
         "metadata-1.json",
     ]
     assert all("/" not in n and not n.startswith(".") for n in names)
+
+
+class _ChunkedStream(httpcore.AsyncNetworkStream):
+    """A socket holding one whole answer: each read gets at most what it asks for."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.pending = answer
+        self.asked: list[int] = []
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.asked.append(max_bytes)
+        chunk, self.pending = self.pending[:max_bytes], self.pending[max_bytes:]
+        return chunk
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_the_http_client_reads_a_socket_in_large_blocks() -> None:
+    # httpcore asks for 64 KiB at a time by default, which made a large download
+    # CPU-bound in its own layers; amc-tui's client asks for READ_BYTES.
+    async with build_http_client(HttpSettings()):
+        pass
+    body = bytes(range(256)) * 4096  # 1 MiB
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+    stream = _ChunkedStream(head + body)
+    connection = httpcore.AsyncHTTP11Connection(
+        origin=httpcore.Origin(b"http", b"results.example", 80), stream=stream
+    )
+    response = await connection.handle_async_request(
+        httpcore.Request("GET", "http://results.example/1.csv", headers=[(b"Host", b"x")])
+    )
+    chunks = [chunk async for chunk in response.aiter_stream()]
+    await connection.aclose()
+
+    assert b"".join(chunks) == body
+    assert READ_BYTES > 64 * 1024
+    assert set(stream.asked) == {READ_BYTES}
+    assert max(map(len, chunks)) > 64 * 1024

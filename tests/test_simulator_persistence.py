@@ -21,7 +21,7 @@ import httpx
 import pytest
 from sim_support import START_WALL, UK, US, Harness, quiet
 
-from amc_tui.amc import connection
+from amc_tui.amc import simulator
 from amc_tui.amc.connection import open_client_for, open_demo_client
 from amc_tui.amc.simulator import SIMULATOR_BASE_URL, AmcSimulator, SimulatorConfig, persistence
 from amc_tui.amc.simulator.stored import StoredFile
@@ -434,7 +434,8 @@ async def test_demo_mode_keeps_the_simulator_state_in_the_data_dir(
         seen.append(state_file)
         return AmcSimulator(config)
 
-    monkeypatch.setattr(connection, "AmcSimulator", recording)
+    # connection.py imports the simulator's names when demo mode needs them.
+    monkeypatch.setattr(simulator, "AmcSimulator", recording)
     settings = load_settings(demo=True, data_dir=tmp_path / "data", env={})
     async with open_client_for(settings):
         assert seen == [tmp_path / "data" / "simulator-state.json"]

@@ -34,6 +34,7 @@ WATCHED = (
     "textual",
     "httpx",
     "amc_tui.amc",
+    "amc_tui.amc.simulator",
     "asyncio",
     "pydantic",
     "pydantic_core",
@@ -181,6 +182,28 @@ def test_reading_through_the_models_loads_neither_textual_nor_http(
     assert code == 0
     assert {"pydantic", "asyncio", "amc_tui.domain"} <= loaded  # the probe sees them
     assert loaded.isdisjoint(HEADLESS), loaded
+
+
+def test_a_command_talking_to_amc_itself_does_not_load_the_simulator(
+    tmp_path: Path, config_path: Path
+) -> None:
+    """With a profile, ``run`` loads the AMC client (it fails on the closed port it is
+    given) but not the simulator, which only demo mode needs."""
+    config_path.parent.mkdir(parents=True)
+    closed = "http://127.0.0.1:9"
+    config_path.write_text(
+        f'[profiles.default]\napi_url = "{closed}"\ntoken_url = "{closed}/token"\n'
+        'client_id = "amzn1.application-oa2-client.abc"\nadvertiser_id = "ENTITY1AA1AA11AAA1"\n'
+        "[engine]\nmax_retry_attempts = 0\n",
+        encoding="utf-8",
+    )
+    secrets = {"AMC_CLIENT_SECRET": "s3cret", "AMC_REFRESH_TOKEN": "Atzr|r"}
+    args = ["--config", str(config_path), "--data-dir", str(tmp_path / "data")]
+    run = ["run", "--sql", "SELECT 1", "--instances", "amcabc123", "--json"]
+    code, loaded = probe(tmp_path, *args, *run, env=secrets)
+    assert code != 0
+    assert {"httpx", "amc_tui.amc"} <= loaded  # the probe sees the client
+    assert "amc_tui.amc.simulator" not in loaded
 
 
 def test_the_tui_does_load_textual_and_httpx(tmp_path: Path) -> None:
