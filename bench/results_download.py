@@ -8,7 +8,8 @@ latency, throttling or errors), executions of 5 ms, results published at once, a
 INSTANCES instances x FILES result files of about GIGABYTES in all (``result_rows``
 chosen from the bytes per row of the simulator's rows).  ``amc-tui run --json`` makes
 one batch on those instances, with a config profile pointing at the simulator (demo
-credentials), a throwaway HOME, XDG dirs and data dir.  Then, RUNS times (the order
+credentials), a throwaway HOME, XDG dirs and data dir, and bytecode cached in a folder
+of its own (``PYTHONPYCACHEPREFIX``, as ``bench/startup.py`` does).  Then, RUNS times (the order
 reversed every other run), each step in a fresh process so that its wall time, CPU
 time and peak RSS (``wait4``) are its own:
 
@@ -17,6 +18,9 @@ time and peak RSS (``wait4``) are its own:
   chunk, nothing else (no hashing, no fsync);
 - baseline, concurrent: the same loop with amc-tui's shape: up to 5 executions at
   once (``engine.max_concurrent_executions``), an execution's files one after another;
+- reference (not a target): the concurrent loop with httpcore reading
+  ``amc_tui.amc.connection.READ_BYTES`` at a time, as amc-tui has it read.  amc-tui /
+  this is what amc-tui's own work (SHA-256, fsync, store, start) costs;
 - amc-tui download: ``DATA_DIR/results`` deleted, ``amc-tui results BATCH --json``
   fetches every file again.  Its JSON's SHA-256 of each file must equal
   ``hashlib.sha256`` of the baseline's copy (the same bytes);
@@ -98,7 +102,11 @@ async def _baseline(urls: dict[str, list[str]], out: Path, concurrency: int) -> 
 
 
 def baseline_child(opts: argparse.Namespace) -> None:
+    import httpcore
     import httpx  # noqa: F401 - imported before the clock starts
+
+    if opts.read_bytes:  # the reference loop: httpcore reading as amc-tui has it read
+        httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = opts.read_bytes
 
     urls = json.loads(Path(opts.urls).read_text())
     began = time.perf_counter()
@@ -173,7 +181,9 @@ class Bench:
         )
 
         self.root = root
-        home = throwaway_home(root / "home", pycache=None)
+        # Bytecode cached in a folder of its own (written by the first process), as an
+        # installed copy has it, even where PYTHONDONTWRITEBYTECODE is set.
+        home = throwaway_home(root / "home", pycache=root / "pycache")
         self.data_dir = home.data_dir
         self.config = root / "config.toml"
         doc = {
@@ -272,8 +282,11 @@ class Bench:
 
     # -- the steps --
 
-    def baseline(self, concurrency: int) -> tuple[Step, dict[tuple[str, str], str]]:
-        """One baseline run; the SHA-256 of each file it wrote, by (instance, name)."""
+    def baseline(
+        self, concurrency: int, read_bytes: int = 0
+    ) -> tuple[Step, dict[tuple[str, str], str]]:
+        """One baseline run; the SHA-256 of each file it wrote, by (instance, name).
+        ``read_bytes``: httpcore's read size (0: its own default, 64 KiB)."""
         urls_file = self.root / "urls.json"
         urls_file.write_text(json.dumps(self.presigned()))
         out = self.root / "baseline"
@@ -291,6 +304,8 @@ class Bench:
                 str(concurrency),
                 "--result",
                 str(result),
+                "--read-bytes",
+                str(read_bytes),
             ]
         )
         answer = json.loads(result.read_text())
@@ -379,6 +394,7 @@ def report(
     rows = [
         ("baseline httpx, sequential", "seq"),
         (f"baseline httpx, {CONCURRENCY} executions at once", "conc"),
+        (f"reference: {CONCURRENCY} at once, amc-tui's read size", "tuned"),
         ("amc-tui results (download)", "download"),
         ("amc-tui results --merge (files on disk)", "merge"),
     ]
@@ -388,7 +404,7 @@ def report(
             f"  {label:<44} {med(key):6.0f}  [{each(key)}]".ljust(76)
             + f" {med(key, 'cpu'):6.2f} {med(key, 'rss_mb'):8.0f} [{each(key, 'rss_mb')}]"
         )
-    for label, key in rows[:2]:
+    for label, key in rows[:3]:
         transfer = statistics.median(r[key].bytes / MB / r[key].transfer for r in runs)
         print(f"    {label}: transfer alone (timed in the child) {transfer:.0f} MB/s")
     print(
@@ -402,6 +418,12 @@ def report(
         f"{statistics.median(seq_ratio):.2f} [{', '.join(f'{x:.2f}' for x in seq_ratio)}]; "
         f"vs concurrent {statistics.median(conc_ratio):.2f} "
         f"[{', '.join(f'{x:.2f}' for x in conc_ratio)}]"
+    )
+    tuned_ratio = [r["download"].mb_s / r["tuned"].mb_s for r in runs]
+    print(
+        "  amc-tui / the reference loop (same read size; not the target: the cost of "
+        f"amc-tui's own work): {statistics.median(tuned_ratio):.2f} "
+        f"[{', '.join(f'{x:.2f}' for x in tuned_ratio)}]"
     )
     ratio = statistics.median(best_ratio)
     concurrent_faster = sum(1 for r in runs if r["conc"].mb_s >= r["seq"].mb_s)
@@ -425,6 +447,8 @@ def report(
 
 
 def measure(opts: argparse.Namespace, root: Path) -> None:
+    from amc_tui.amc.connection import READ_BYTES
+
     instances = [f"amcload{k:05d}" for k in range(opts.instances)]
     per_row = bytes_per_row()
     per_file = opts.gigabytes * 2**30 / (opts.instances * opts.files)
@@ -444,15 +468,17 @@ def measure(opts: argparse.Namespace, root: Path) -> None:
         runs: list[dict[str, Any]] = []
         for index in range(opts.runs):
             run: dict[str, Any] = {}
-            order = ["seq", "conc", "download", "merge"]
+            order = ["seq", "conc", "tuned", "download", "merge"]
             if index % 2:
-                order = ["download", "merge", "conc", "seq"]
+                order.reverse()
             copies: dict[tuple[str, str], str] = {}
             for what in order:
-                if what in ("seq", "conc"):
-                    run[what], digests = bench.baseline(1 if what == "seq" else CONCURRENCY)
+                if what in ("seq", "conc", "tuned"):
+                    read_bytes = READ_BYTES if what == "tuned" else 0
+                    concurrency = 1 if what == "seq" else CONCURRENCY
+                    run[what], digests = bench.baseline(concurrency, read_bytes)
                     if copies and digests != copies:
-                        raise SystemExit("the two baselines got different bytes")
+                        raise SystemExit("the baselines got different bytes")
                     copies = digests
                 elif what == "download":
                     profile = opts.profile if index == 0 else None
@@ -470,7 +496,8 @@ def measure(opts: argparse.Namespace, root: Path) -> None:
             if run["rows"] != rows * opts.files * opts.instances:
                 raise SystemExit(f"run {index + 1}: merged {run['rows']} rows, expected more")
             print(
-                f"run {index + 1}: baseline {run['seq'].mb_s:.0f} / {run['conc'].mb_s:.0f} MB/s, "
+                f"run {index + 1}: baseline {run['seq'].mb_s:.0f} / {run['conc'].mb_s:.0f} MB/s "
+                f"(reference {run['tuned'].mb_s:.0f}), "
                 f"amc-tui {run['download'].mb_s:.0f} MB/s ({run['download'].rss_mb:.0f} MB), "
                 f"merge {run['merge'].mb_s:.0f} MB/s ({run['merge'].rss_mb:.0f} MB); "
                 f"load {os.getloadavg()[0]:.2f}",
@@ -499,6 +526,7 @@ def main() -> None:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--read-bytes", type=int, default=0, help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.baseline_child:
         baseline_child(opts)
