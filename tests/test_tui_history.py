@@ -284,12 +284,12 @@ async def test_u_resumes_an_interrupted_batch_and_refuses_others(tmp_path: Path)
                 break
             await pilot.pause(0.02)
         assert await ended(), "the resumed batch never ended"
-        # The history below the dashboard followed the batch's updates.
+        # The history below the dashboard catches up with the batch once shown again.
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
         await wait_for(
             pilot, lambda: "completed" in str(screen.table.get_cell(stopped.id, "status"))
         )
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen)
         assert str(screen.table.get_cell(stopped.id, "counts")) == "✔3 ✘0 /3"
 
 
