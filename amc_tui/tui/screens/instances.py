@@ -19,6 +19,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Header, Input, Label, LoadingIndicator, Static
 
 from amc_tui.domain import Execution, Instance, InstanceType
@@ -101,6 +102,8 @@ class InstancesScreen(AmcScreen):
         "The selection is remembered between runs; r asks AMC for the list again (type "
         "STD/SBX is STANDARD/SANDBOX)."
     )
+
+    AUTO_FOCUS = "#instances"  # not the filter box first (its keys, then the table's)
 
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="instances-filter"),
@@ -363,9 +366,10 @@ class InstancesScreen(AmcScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Each key only where it applies (False also hides it from the footer)."""
-        if not self.is_mounted:
+        try:
+            in_filter = self.filter_input.has_focus
+        except NoMatches:  # not composed yet
             return True
-        in_filter = self.filter_input.has_focus
         if action in ("focus_filter", "leave_filter", "next"):
             return in_filter == (action == "leave_filter")
         if action == "clear_filter":
