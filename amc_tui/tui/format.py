@@ -70,7 +70,7 @@ def counts_text(counts: BatchCounts) -> Text:
 
 
 def since(moment: datetime | None, now: datetime) -> str:
-    """How long ago ``moment`` was, shortly (``42s``, ``3m05s``); ``-`` if unknown."""
+    """How long ago ``moment`` was, shortly (``42s``, ``3m 05s``); ``-`` if unknown."""
     if moment is None:
         return "-"
     return format_duration(max(0.0, (now - moment).total_seconds()))

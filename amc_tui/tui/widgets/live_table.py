@@ -174,6 +174,14 @@ class LiveTable(FixedTable):
             self._ordered = (key, super().ordered_rows)
         return self._ordered[1]
 
+    def keys_in_sight(self, margin: int = 2) -> list[str]:
+        """The keys of the rows the table shows now (its rows are one line high),
+        with ``margin`` rows either side."""
+        top = round(self.scroll_y)
+        lines = max(0, self.size.height - self.header_height)
+        ordered = self.ordered_rows[max(0, top - margin) : top + lines + margin]
+        return [str(row.key.value) for row in ordered]
+
     @property
     def _y_offsets(self) -> list[tuple[RowKey, int]]:
         """DataTable's map of the table's lines to rows, kept as :attr:`ordered_rows` is
