@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from engine_support import EngineEnv, fast_engine, fast_simulator, make_env, wait_until
 
+from amc_tui.amc.simulator.config import SimInstance
 from amc_tui.domain import Batch, BatchStatus, ExecutionStatus, QuerySpec
 from amc_tui.engine.events import (
     AttemptFailed,
@@ -22,7 +23,7 @@ from amc_tui.engine.events import (
     PollFailed,
 )
 from amc_tui.engine.locks import BatchBusyError, BatchLock
-from amc_tui.engine.runner import BatchRunner
+from amc_tui.engine.runner import TASKS_AT_ONCE, BatchRunner
 from amc_tui.errors import ErrorCategory, InputError, gave_up_message
 from amc_tui.store.history import HistoryStore
 
@@ -53,6 +54,47 @@ async def test_never_more_than_n_in_flight_and_every_slot_used(env: EngineEnv, l
     assert env.sim.stats.max_in_flight == limit  # freed slots are refilled
     made = env.sim.stats.executions_made_per_instance
     assert len(made) == n and set(made.values()) == {1}
+
+
+async def test_a_large_batch_makes_its_tasks_in_parts_and_runs_whole(
+    tmp_path: Path, store: HistoryStore
+) -> None:
+    """Its executions' tasks come TASKS_AT_ONCE per turn of the event loop (a thousand
+    in one turn held the screen's keys back), and every one runs, in order."""
+    n = 2 * TASKS_AT_ONCE + 50
+    instances = [
+        SimInstance(instance_id=f"amcpart{k:04d}", instance_name=f"Part {k:04d}") for k in range(n)
+    ]
+    config = fast_simulator(
+        instances=instances, instances_page_size=100, duration_min=5.0, duration_max=5.0
+    )
+    big = await make_env(tmp_path, store, config)
+    counts: list[int] = []
+
+    def guarded() -> int:
+        coros = (task.get_coro() for task in asyncio.all_tasks())
+        return sum(1 for c in coros if getattr(c, "__qualname__", "").endswith("_guarded"))
+
+    async def count_tasks() -> None:
+        """Each turn of the event loop, until the last part is made."""
+        while not counts or counts[-1] <= 2 * TASKS_AT_ONCE:
+            counts.append(guarded())
+            await asyncio.sleep(0)
+
+    counter = asyncio.create_task(count_tasks())
+    try:
+        batch = await big.new_batch(n)
+        final = await big.runner(fast_engine(max_concurrent_executions=20)).run(batch.id)
+    finally:
+        counter.cancel()
+        await big.client.aclose()
+
+    assert [ex.status for ex in final.executions] == [S.SUCCEEDED] * n
+    assert TASKS_AT_ONCE in counts and 2 * TASKS_AT_ONCE in counts  # a turn between parts
+    assert max(counts) <= n
+    submitted = [ex.submitted_at for ex in final.executions]
+    assert all(when is not None for when in submitted)
+    assert submitted[0] <= submitted[-1]  # type: ignore[operator]
 
 
 async def test_process_limit_holds_across_two_batches(env: EngineEnv) -> None:
