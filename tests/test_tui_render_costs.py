@@ -63,25 +63,6 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(
         assert shown_keys(footer) != keys
 
 
-async def test_a_screen_opens_with_its_footer_built_once(
-    tmp_path: Path, recomposes: list[KeysFooter]
-) -> None:
-    """Textual's footer starts empty and builds its keys at the screen's first bindings
-    signal; this one shows them from its composition and is not built again.  (The
-    instances screen's is: its table's focus puts ``enter`` first.)"""
-    app = make_app(tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen), what="instances")
-        await pilot.pause(0.3)
-        await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history")
-        await pilot.pause(0.3)
-        footer = app.screen.query_one(KeysFooter)
-        assert footer.settled
-        assert "slash" in shown_keys(footer)
-        assert [f for f in recomposes if f is footer] == []
-
-
 async def test_changes_in_one_refresh_rebuild_the_footer_once(
     tmp_path: Path, recomposes: list[KeysFooter]
 ) -> None:

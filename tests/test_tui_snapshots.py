@@ -133,9 +133,7 @@ def test_help_of_the_dashboard(
         # The dashboard's keys are in its footer (under the help, dimmed) before "?":
         # pressed earlier, the picture depended on which came first.
         footer = dashboard.query_one(KeysFooter)
-        await wait_for(
-            pilot, lambda: footer.settled and bool(footer.query(FooterKey)), what="footer keys"
-        )
+        await wait_for(pilot, lambda: bool(footer.query(FooterKey)), what="footer keys")
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
 
