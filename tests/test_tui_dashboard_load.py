@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from engine_support import fast_simulator
@@ -31,6 +32,7 @@ from amc_tui.tui.collector import YOUNG_THRESHOLD
 from amc_tui.tui.format import execution_state
 from amc_tui.tui.live import LiveBatch
 from amc_tui.tui.messages import BatchUpdated
+from amc_tui.tui.screen_news import ScreenNews
 from amc_tui.tui.screens.dashboard import DashboardScreen
 from amc_tui.tui.screens.instances import InstancesScreen
 from amc_tui.tui.widgets.live_table import LiveTable
@@ -166,6 +168,31 @@ def told(screen: Screen[Any]) -> list[BatchUpdated]:
 
     screen.post_message = spy  # type: ignore[method-assign]
     return messages
+
+
+def test_an_end_missed_while_hidden_survives_an_update_told_before_the_screen_change() -> None:
+    """A screen shown again may be told of a change before the screen-change signal
+    hands it what it missed: the batch's end it missed must come with that change."""
+
+    class Shown:
+        def __init__(self) -> None:
+            self.styles = SimpleNamespace(background=SimpleNamespace(a=1.0))
+            self.got: list[BatchUpdated] = []
+
+        def post_message(self, message: BatchUpdated) -> bool:
+            self.got.append(message)
+            return True
+
+    under, top = Shown(), Shown()
+    app = SimpleNamespace(screen_stack=[under, top])
+    news = ScreenNews(app)  # type: ignore[arg-type]
+    news.tell("batch_1", frozenset({1}), finished=True)
+    assert under.got == [] and [m.finished for m in top.got] == [True]
+
+    app.screen_stack = [under]  # the top screen is gone; the signal has not come yet
+    news.tell("batch_1", frozenset({2}), finished=False)
+    news.screen_changed(under)  # type: ignore[arg-type]
+    assert [(set(m.execution_ids), m.finished) for m in under.got] == [({1, 2}, True)]
 
 
 # --- events between two tellings (fed to the app's own listener) -----------------------

@@ -42,8 +42,8 @@ class ScreenNews:
         for screen in self.app.screen_stack:
             if is_visible(self.app, screen):
                 missed = self._unseen.get(screen, {}).pop(batch_id, _Missed())
-                ids = execution_ids | missed.ids
-                screen.post_message(BatchUpdated(batch_id, frozenset(ids), finished))
+                ids = frozenset(execution_ids | missed.ids)
+                screen.post_message(BatchUpdated(batch_id, ids, finished or missed.finished))
             else:
                 missed = self._unseen.setdefault(screen, {}).setdefault(batch_id, _Missed())
                 missed.ids.update(execution_ids)
