@@ -13,13 +13,15 @@ for each row, work meant for one: it sorts the columns again, sets the cursor ag
 (a reactive, with its validation and watchers) and schedules an idle check; for
 1,000 rows that was about a third of the time a dashboard took to open.
 
-The table also answers its own key bindings (the cursor keys, page up and down…)
-where the key arrives.  Textual checks a focused widget's bindings only once the
-key has bubbled up through every ancestor back to the app: each step is a message
-that waits its turn behind everything else ready on the event loop, which, with a
-batch running, made a cursor move wait several turns for nothing.  The outcome is
-the same: the app checks priority bindings before handing the key on, and after
-them the focused widget's own binding for a key comes first.
+When it has the focus, the table also runs the binding a key selects where the key
+arrives: its own (the cursor keys, page up and down…), its screen's or the app's.
+Textual checks those only once the key has bubbled up through every ancestor back
+to the app: each step is a message that waits its turn behind everything else ready
+on the event loop, which, with a batch running, made a cursor move wait several turns
+for nothing.  The binding run is the one Textual would run (the app checks priority
+bindings before handing the key on; after them, the first enabled binding from the
+focused widget up), and every key takes the same path, so keys typed in a burst keep
+their order.  A key no binding takes bubbles up as before.
 """
 
 from __future__ import annotations
@@ -44,19 +46,20 @@ class FixedTable(DataTable[object]):
         super()._update_dimensions(new_rows)
 
     async def _on_key(self, event: events.Key) -> None:
-        if await self.run_own_binding(event.key):
+        if await self.run_binding(event.key):
             event.stop()
             event.prevent_default()  # Widget._on_key would look for a key_ method
 
-    async def run_own_binding(self, key: str) -> bool:
-        """Run this table's enabled, non-priority binding for ``key``, as the app would
-        once the key had bubbled up to it; False if there is none, or it declined."""
+    async def run_binding(self, key: str) -> bool:
+        """Run the enabled, non-priority binding the app would run for ``key`` once it
+        had bubbled up (this table's, its screen's or the app's); False if there is
+        none, or it declined."""
         if not self.has_focus:
             return False
         active = self.screen.active_bindings.get(key)
-        if active is None or active.node is not self or active.binding.priority:
+        if active is None or active.binding.priority or not active.enabled:
             return False
-        return active.enabled and await self.app.run_action(active.binding.action, self)
+        return await self.app.run_action(active.binding.action, active.node)
 
     def add_plain_rows(self, rows: Sequence[tuple[str, Sequence[CellType]]]) -> None:
         """Add ``(key, cells)`` rows at the bottom, each one line high and without a
