@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine_support import SQL, WINDOW, fast_simulator
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 from tui_support import make_app, wait_for
@@ -178,6 +179,23 @@ async def test_enter_with_nothing_selected_stays(tmp_path: Path) -> None:
         await pilot.press("enter")
         await wait_for(pilot, lambda: NOTHING_SELECTED in notices(app), what="refusal")
         assert isinstance(app.screen, InstancesScreen)
+
+
+async def test_keys_typed_in_a_burst_go_on_with_every_row_chosen(tmp_path: Path) -> None:
+    """space, arrows and enter sent at once (a slow SSH link delivers them so): enter
+    runs after the selections typed before it, not ahead of them."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await loaded(pilot, app)
+        for key in ("space", "down", "space", "down", "space", "enter"):
+            app.post_message(events.Key(key, " " if key == "space" else None))
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirm")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert [i.instance_id for i in confirm.instances] == [
+            i.instance_id for i in screen.shown[:3]
+        ]
+        await pilot.pause(0.3)  # the confirm screen composed before the app closes
 
 
 async def test_enter_goes_on_and_the_selection_is_remembered(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen, taken_down
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
+from amc_tui.tui.widgets.table import FixedTable
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,17 @@ def result_cell(execution: Execution | None, now: datetime, width: int) -> Text:
     return text
 
 
+class InstancesTable(FixedTable):
+    """The instances: ``enter`` goes on to the query of a new batch (a plain table's
+    ``enter`` selects the row).  A binding of the table, not a priority one of the
+    screen: a priority binding runs as soon as the app reads the key, ahead of the
+    ``space`` and arrows typed before it, so a quick ``space down space enter`` went
+    on with fewer instances than were chosen, or none.  In the filter box, ``enter``
+    is the box's."""
+
+    BINDINGS = [Binding("enter", "screen.next", "Next", id="instances-next")]
+
+
 class InstancesScreen(AmcScreen):
     """Every instance of the profile, to pick the ones a new batch runs on."""
 
@@ -114,8 +126,6 @@ class InstancesScreen(AmcScreen):
         Binding("n", "select_none", "None shown", id="instances-none", show=False),
         Binding("i", "invert_shown", "Invert shown", id="instances-invert", show=False),
         Binding("r", "refresh_instances", "Refresh from AMC", id="instances-refresh", show=False),
-        # priority: the table has its own enter (in the filter box, enter is left to it).
-        Binding("enter", "next", "Next", id="instances-next", priority=True),
         Binding("h", "app.history", "History", id="instances-history", show=False),
         Binding("q", "app.quit", "Quit", id="instances-quit", show=False),
     ]
@@ -158,7 +168,7 @@ class InstancesScreen(AmcScreen):
             yield Label("Filter", id="filter-label")
             yield Input(placeholder=FILTER_PLACEHOLDER, id="filter", compact=True)
         yield Static(id="selection-counter")
-        yield DataTable(id="instances", cursor_type="row", zebra_stripes=True)
+        yield InstancesTable(id="instances", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="status-row"):
             yield LoadingIndicator(id="loading")
             yield Static(id="instances-status")
