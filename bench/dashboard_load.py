@@ -371,7 +371,9 @@ def compare_with_store(screen: Any, stored: Any, max_attempts: int) -> list[str]
     return problems
 
 
-async def measure(opts: argparse.Namespace) -> dict[str, Any]:
+def sim_profile(base_url: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Config keys making the simulator at ``base_url`` the default profile (demo
+    credentials), and the environment holding their secrets."""
     from amc_tui.amc.simulator import (
         DEMO_ADVERTISER_ID,
         DEMO_CLIENT_ID,
@@ -379,9 +381,21 @@ async def measure(opts: argparse.Namespace) -> dict[str, Any]:
         DEMO_MARKETPLACE_ID,
         DEMO_REFRESH_TOKEN,
         TOKEN_PATH,
-        AmcSimulator,
-        SimulatorConfig,
     )
+
+    profile = {
+        "api_url": base_url,
+        "token_url": base_url + TOKEN_PATH,
+        "client_id": DEMO_CLIENT_ID,
+        "advertiser_id": DEMO_ADVERTISER_ID,
+        "marketplace_id": DEMO_MARKETPLACE_ID,
+    }
+    secrets = {"AMC_CLIENT_SECRET": DEMO_CLIENT_SECRET, "AMC_REFRESH_TOKEN": DEMO_REFRESH_TOKEN}
+    return {"default_profile": "sim", "profiles": {"sim": profile}}, secrets
+
+
+async def measure(opts: argparse.Namespace) -> dict[str, Any]:
+    from amc_tui.amc.simulator import AmcSimulator, SimulatorConfig
     from amc_tui.config_models import HttpSettings
     from amc_tui.domain import TimeWindow
     from amc_tui.engine.validation import build_batch, build_query
@@ -407,17 +421,8 @@ async def measure(opts: argparse.Namespace) -> dict[str, Any]:
         doc["http"] = {"max_connections": concurrency, "max_keepalive_connections": concurrency}
     env: dict[str, str] = {}
     if opts.base_url:
-        doc["default_profile"] = "sim"
-        doc["profiles"] = {
-            "sim": {
-                "api_url": opts.base_url,
-                "token_url": opts.base_url + TOKEN_PATH,
-                "client_id": DEMO_CLIENT_ID,
-                "advertiser_id": DEMO_ADVERTISER_ID,
-                "marketplace_id": DEMO_MARKETPLACE_ID,
-            }
-        }
-        env = {"AMC_CLIENT_SECRET": DEMO_CLIENT_SECRET, "AMC_REFRESH_TOKEN": DEMO_REFRESH_TOKEN}
+        profile, env = sim_profile(opts.base_url)
+        doc |= profile
     config = scratch / "config.toml"
     config.write_text(tomli_w.dumps(doc))
     settings = load_settings(
@@ -586,11 +591,12 @@ def child_main(opts: argparse.Namespace) -> None:
 
 
 class SimulatorProcess:
-    """``amc-tui simulator --port 0`` with the load knobs, in its own process."""
+    """``amc-tui simulator --port 0`` in its own process, with the load knobs for ``n``
+    instances or the ``knobs`` given."""
 
-    def __init__(self, workdir: Path, n: int) -> None:
+    def __init__(self, workdir: Path, n: int, knobs_given: dict[str, Any] | None = None) -> None:
         knobs = workdir / "knobs.toml"
-        knobs.write_text(tomli_w.dumps(sim_knobs(n)))
+        knobs.write_text(tomli_w.dumps(knobs_given or sim_knobs(n)))
         env = {**os.environ, "AMC_TUI_DATA_DIR": str(workdir / "sim-data")}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "amc_tui", "simulator", "--port", "0", "--knobs", str(knobs)],

@@ -156,29 +156,16 @@ def bytes_per_row() -> float:
 def results_simulator(workdir: Path, knobs: dict[str, Any]) -> Any:
     """``amc-tui simulator --port 0 --knobs`` in its own process (dashboard_load's, with
     these knobs instead of its own)."""
-    import dashboard_load
+    from dashboard_load import SimulatorProcess
 
-    real = dashboard_load.sim_knobs
-    dashboard_load.sim_knobs = lambda _n: knobs  # type: ignore[assignment]
-    try:
-        return dashboard_load.SimulatorProcess(workdir, len(knobs["instances"]))
-    finally:
-        dashboard_load.sim_knobs = real
+    return SimulatorProcess(workdir, len(knobs["instances"]), knobs)
 
 
 class Bench:
     def __init__(self, root: Path, base_url: str) -> None:
         import tomli_w
+        from dashboard_load import sim_profile
         from startup import throwaway_home
-
-        from amc_tui.amc.simulator import (
-            DEMO_ADVERTISER_ID,
-            DEMO_CLIENT_ID,
-            DEMO_CLIENT_SECRET,
-            DEMO_MARKETPLACE_ID,
-            DEMO_REFRESH_TOKEN,
-            TOKEN_PATH,
-        )
 
         self.root = root
         # Bytecode cached in a folder of its own (written by the first process), as an
@@ -186,24 +173,9 @@ class Bench:
         home = throwaway_home(root / "home", pycache=root / "pycache")
         self.data_dir = home.data_dir
         self.config = root / "config.toml"
-        doc = {
-            "default_profile": "sim",
-            "profiles": {
-                "sim": {
-                    "api_url": base_url,
-                    "token_url": base_url + TOKEN_PATH,
-                    "client_id": DEMO_CLIENT_ID,
-                    "advertiser_id": DEMO_ADVERTISER_ID,
-                    "marketplace_id": DEMO_MARKETPLACE_ID,
-                }
-            },
-            "engine": {"poll_interval_min": 0.01, "poll_interval_max": 0.1},
-        }
+        profile, self.secrets = sim_profile(base_url)
+        doc = {**profile, "engine": {"poll_interval_min": 0.01, "poll_interval_max": 0.1}}
         self.config.write_text(tomli_w.dumps(doc))
-        self.secrets = {
-            "AMC_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-            "AMC_REFRESH_TOKEN": DEMO_REFRESH_TOKEN,
-        }
         self.env = {
             **home.env,
             **self.secrets,
