@@ -24,7 +24,7 @@ from engine_support import fast_simulator
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, ProgressBar
-from tui_seed import fixed_clock, running_elsewhere, seed_history
+from tui_seed import fixed_clock, seeded_in_utc
 from tui_support import make_app, new_batch, tui_settings, wait_for
 
 from amc_tui.domain import ExecutionStatus
@@ -415,15 +415,9 @@ async def _seed_result(settings: Settings, batch_id: str) -> None:
 
 @pytest.fixture
 def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    settings = tui_settings(tmp_path, data_dir=Path.home() / "amc-data")
-    seed_history(settings)
-    asyncio.run(_seed_result(settings, "batch_demo0003"))
-    with running_elsewhere(settings):
+    with seeded_in_utc(tmp_path, monkeypatch) as settings:
+        asyncio.run(_seed_result(settings, "batch_demo0003"))
         yield settings
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ at them (``screenshots/`` has the README's) before committing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, TextArea
 from textual.widgets._footer import FooterKey
-from tui_seed import fixed_clock, running_elsewhere, seed_history
-from tui_support import make_app, tui_settings, wait_for
+from tui_seed import fixed_clock, seeded_in_utc
+from tui_support import make_app, wait_for
 
 from amc_tui.settings import Settings
 from amc_tui.tui.app import AmcApp
@@ -37,15 +36,8 @@ Steps = Callable[[Pilot[Any]], Awaitable[None]]
 
 @pytest.fixture
 def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    # Under the test's own home, so that paths on screen read the same (~/amc-data/...).
-    settings = tui_settings(tmp_path, data_dir=Path.home() / "amc-data")
-    seed_history(settings)
-    with running_elsewhere(settings):
+    with seeded_in_utc(tmp_path, monkeypatch) as settings:
         yield settings
-    monkeypatch.undo()
-    time.tzset()
 
 
 def snapshot_app(tmp_path: Path, settings: Settings, **options: Any) -> AmcApp:

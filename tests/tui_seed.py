@@ -11,11 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from engine_support import fast_simulator
+from tui_support import tui_settings
 
 from amc_tui.amc.connection import open_demo_client
 from amc_tui.amc.simulator import AmcSimulator
@@ -197,3 +201,20 @@ def seed_history(settings: Settings, *, selection: int = 3) -> None:
     finally:
         conn.close()
     UiState(settings.paths.state_file, settings.profile_name).remember_selection(ids[:selection])
+
+
+@contextlib.contextmanager
+def seeded_in_utc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings holding the fixed history, for pictures of the app: in UTC, under the
+    test's own home (so that paths on screen read the same, ``~/amc-data/...``), with
+    the batches seeded running held as their live process would hold them."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        settings = tui_settings(tmp_path, data_dir=Path.home() / "amc-data")
+        seed_history(settings)
+        with running_elsewhere(settings):
+            yield settings
+    finally:
+        monkeypatch.undo()
+        time.tzset()
