@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from engine_support import fast_simulator
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TextArea
 from tui_support import make_app, wait_for
@@ -121,6 +122,29 @@ async def test_a_library_query_fills_the_sql_and_ctrl_s_launches(tmp_path: Path)
         await wait_for(pilot, lambda: isinstance(app.screen, InstancesScreen))
         again = await open_confirm(app, pilot, 1)  # the library query is remembered
         assert again.query_one("#source", Select).value == f"lib:{demo}"
+
+
+async def test_ctrl_s_typed_in_a_burst_launches_every_character_typed_before_it(
+    tmp_path: Path,
+) -> None:
+    """SQL and ctrl+s arriving at once (pasted, or over a slow SSH link): the launch reads
+    the SQL box after every character typed before ctrl+s has reached it."""
+    app = make_app(tmp_path)
+    typed = "SELECT campaign, impressions FROM sponsored_ads_traffic"
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(app, pilot, 2)
+        screen.query_one("#sql", TextArea).focus()
+        await pilot.pause()
+        for char in typed:
+            app.post_message(events.Key(KEY_OF.get(char, char), char))
+        app.post_message(events.Key("ctrl+s", None))
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen), what="launch")
+        _, query = await stored_query(app)
+        assert query.sql == typed
+        await pilot.pause(0.3)  # the dashboard composed before the app closes
+
+
+KEY_OF = {" ": "space", ",": "comma", "_": "underscore"}
 
 
 async def refused(app: AmcApp, pilot: AppPilot, screen: ConfirmScreen, field: str) -> str:

@@ -89,7 +89,7 @@ class ConfirmScreen(AmcScreen):
     )
 
     BINDINGS = [
-        Binding("ctrl+s", "launch", "Launch", id="confirm-launch", priority=True),
+        Binding("ctrl+s", "launch", "Launch", id="confirm-launch"),
         Binding("escape", "back", "Back", id="confirm-back"),
     ]
 
