@@ -190,8 +190,10 @@ async def test_markup_in_values_is_shown_as_typed(tmp_path: Path) -> None:
         cell = table.get_row_at(0)[0]
         assert isinstance(cell, Text) and cell.plain == "[red]x[/red] [bold]"
         assert not cell.spans
-        await pilot.pause()
-        assert "[red]x[/red] [bold]" in str(table.render_line(1).text)
+        # The column is as wide as the value once the table has measured it again.
+        await wait_for(
+            pilot, lambda: "[red]x[/red] [bold]" in str(table.render_line(1).text), what="row"
+        )
 
 
 async def test_an_empty_result_says_so(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TextIO
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -128,11 +129,15 @@ class ResultPreview(Vertical):
             return
         width = max([len(preview.header), *(len(row) for row in preview.rows)])
         labels = [*preview.header, *(f"column {n}" for n in range(len(preview.header), width))]
-        for label in labels:
-            table.add_column(Text(cell_text(label), style="bold"))
-        for row in preview.rows:
-            cells = [*row, *([""] * (width - len(row)))]
-            table.add_row(*(Text(cell_text(value)) for value in cells))
+        rows = [[cell_text(value) for value in row] for row in preview.rows]
+        # Each column as wide as its widest cell, given, not left for the table to
+        # measure: a frame drawn before it measured kept the narrower columns.
+        for n, label in enumerate(labels):
+            widest = max((cell_len(row[n]) for row in rows if n < len(row)), default=0)
+            name = cell_text(label)
+            table.add_column(Text(name, style="bold"), width=max(cell_len(name), widest))
+        for row in rows:
+            table.add_row(*(Text(value) for value in [*row, *([""] * (width - len(row)))]))
 
     def show_message(self, message: str, *, error: bool = False) -> None:
         """A line instead of a table (e.g. "No data file on disk")."""
