@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, TextArea
-from textual.widgets._footer import FooterKey
 from tui_seed import fixed_clock, seeded_in_utc
 from tui_support import make_app, wait_for
 
@@ -125,7 +124,7 @@ def test_help_of_the_dashboard(
         # The dashboard's keys are in its footer (under the help, dimmed) before "?":
         # pressed earlier, the picture depended on which came first.
         footer = dashboard.query_one(KeysFooter)
-        await wait_for(pilot, lambda: bool(footer.query(FooterKey)), what="footer keys")
+        await wait_for(pilot, lambda: bool(footer.keys), what="footer keys")
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
 
