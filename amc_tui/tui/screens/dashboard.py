@@ -3,12 +3,12 @@
 The header gives the batch's id, name and status, a progress bar, the counts by state,
 the elapsed time and an estimate of the time left; below it one row per execution
 (state by symbol and colour, instance, try n of m, time in state, AMC execution id, a
-short message).  A batch run here is updated from the runner's events: the app tells
-the screen which rows changed, at most 20 times a second
-(:class:`~amc_tui.tui.messages.BatchUpdated`), and the screen draws those rows as they
-are now, and only those (:class:`~amc_tui.tui.widgets.live_table.LiveTable`); one run
-by another process is re-read from the store once a second.  A one-second tick
-redraws only the clocks.
+short message; made in :mod:`.dashboard_rows`).  A batch run here is updated from the
+runner's events: the app tells the screen which rows changed, at most 20 times a
+second (:class:`~amc_tui.tui.messages.BatchUpdated`), and the screen draws those rows
+as they are now, and only those (:class:`~amc_tui.tui.widgets.live_table.LiveTable`);
+one run by another process is re-read from the store once a second.  A one-second
+tick redraws only the clocks.
 
 Keys: ``c`` cancels (after a yes/no), ``enter`` opens an execution's detail, ``f``
 shows failures only, ``r`` retries the failed ones as a new batch, ``escape`` goes
@@ -29,10 +29,17 @@ from textual.widgets import DataTable, Header, ProgressBar, Static
 from amc_tui.domain import Execution, ExecutionStatus
 from amc_tui.errors import AmcTuiError
 from amc_tui.output import format_duration
-from amc_tui.tui.format import batch_state, clip, counts_text, execution_state, since
+from amc_tui.tui.format import batch_state, clip, counts_text
 from amc_tui.tui.live import LiveBatch, Row
 from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen, taken_down
+from amc_tui.tui.screens.dashboard_rows import (
+    COLUMNS,
+    column_widths,
+    heading,
+    row_cells,
+    time_cell,
+)
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.live_table import LiveTable
 from amc_tui.tui.widgets.running_bar import RunningBar
@@ -43,31 +50,7 @@ ROWS_AT_ONCE = 100
 """Rows added in one go after the first frame (about 10 ms of work each time)."""
 
 FAILURES = (ExecutionStatus.FAILED, ExecutionStatus.UNKNOWN)
-COLUMNS = ("state", "instance", "try", "time", "amc_id", "message")
-LABELS = {
-    "state": "State",
-    "instance": "Instance",
-    "try": "Try",
-    "time": "Time",
-    "amc_id": "AMC execution",
-    "message": "Message",
-}
 STORE_WATCH_SECONDS = 1.0
-
-
-def column_widths(total_width: int) -> dict[str, int]:
-    """Widths that fill ``total_width`` columns.
-
-    Each cell has one space each side, and the table keeps two columns for its
-    scrollbar.  The AMC execution id (a UUID) is shown whole when there is room, else
-    by its first 8 characters, like a short commit hash.
-    """
-    fixed = {"state": 12, "try": 3, "time": 7}
-    free = max(36, total_width - 2 - 2 * len(COLUMNS) - sum(fixed.values()))
-    amc_id = 36 if free >= 110 else 8
-    instance = max(14, (free - amc_id) * 60 // 100)
-    message = max(8, free - amc_id - instance)
-    return {**fixed, "instance": instance, "amc_id": amc_id, "message": message}
 
 
 class DashboardScreen(AmcScreen):
@@ -136,8 +119,7 @@ class DashboardScreen(AmcScreen):
         self._widths = column_widths(self.app.size.width)
         self._max_attempts = self.services.max_attempts
         for key in COLUMNS:
-            label = "AMC id" if key == "amc_id" and self._widths[key] < 13 else LABELS[key]
-            self.table.add_column(label, key=key, width=self._widths[key])
+            self.table.add_column(heading(key, self._widths), key=key, width=self._widths[key])
         self.rebuild_rows(in_sight_first=True)
         self.refresh_header()
         self.set_interval(1.0, self.tick)
@@ -185,27 +167,10 @@ class DashboardScreen(AmcScreen):
             self.call_later(self._add_the_rest)
 
     def cells(self, row: Row) -> tuple[Text | str, ...]:
-        ex = row.execution
-        return (
-            execution_state(ex.status),
-            Text(clip(ex.instance_name or ex.instance_id, self._widths["instance"])),
-            self.try_text(ex),
-            self.time_text(ex),
-            Text((ex.amc_execution_id or "-")[: self._widths["amc_id"]]),  # AMC's: not markup
-            Text(clip(row.note, self._widths["message"]), style=_note_style(ex)),
-        )
-
-    def try_text(self, ex: Execution) -> str:
-        if ex.attempts == 0:
-            return "-"
-        return f"{ex.attempts}/{self._max_attempts}"
+        return row_cells(row, self._widths, self._max_attempts, self.amc_app.now)
 
     def time_text(self, ex: Execution) -> str:
-        if ex.status.is_terminal:
-            start = ex.submitted_at or ex.created_at
-            end = ex.finished_at or ex.updated_at
-            return format_duration((end - start).total_seconds())
-        return since(ex.updated_at, self.amc_app.now())
+        return time_cell(ex, self.amc_app.now)
 
     def update_rows(self, execution_ids: frozenset[int] | set[int]) -> None:
         """Draw these rows as the live batch has them now (each once, however many
@@ -418,11 +383,3 @@ class DashboardScreen(AmcScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-
-def _note_style(ex: Execution) -> str:
-    if ex.status is ExecutionStatus.FAILED:
-        return "red"
-    if ex.status is ExecutionStatus.UNKNOWN:
-        return "magenta"
-    return ""
