@@ -1,18 +1,18 @@
 """The instances screen (the home screen): pick the AMC instances for a new batch.
 
-It owns the instance table (selection mark, name, AMC id, type, region, last result),
-the filter box, the selection and its limit (``engine.max_batch_size``), and remembering
-the selection between runs (:class:`~amc_tui.tui.ui_state.UiState`).  ``enter`` hands
-the chosen instances, in table order, to ``AmcApp.new_batch``.  Instances are loaded in
-a worker (cached, or from AMC when none are; ``r`` asks AMC again).  Last results are
-re-read from the store when a batch finishes and when the screen is shown again.
+It owns the instance table's rows (selection mark, name, AMC id, type, region, last
+result; their look is in :mod:`.instances_table`), the filter box, the selection and
+its limit (``engine.max_batch_size``), and remembering the selection between runs
+(:class:`~amc_tui.tui.ui_state.UiState`).  ``enter`` hands the chosen instances, in
+table order, to ``AmcApp.new_batch``.  Instances are loaded in a worker (cached, or
+from AMC when none are; ``r`` asks AMC again).  Last results are re-read from the
+store when a batch finishes and when the screen is shown again.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
 
 from rich.text import Text
 from textual import events, work
@@ -22,84 +22,31 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Header, Input, Label, LoadingIndicator, Static
 
-from amc_tui.domain import Execution, Instance, InstanceType
+from amc_tui.domain import Execution, Instance
 from amc_tui.errors import AmcTuiError
-from amc_tui.tui.format import clip, execution_state, since
 from amc_tui.tui.messages import BatchUpdated
 from amc_tui.tui.screens.base import AmcScreen, taken_down
+from amc_tui.tui.screens.instances_table import (
+    COLUMNS,
+    LABELS,
+    InstancesTable,
+    column_widths,
+    heading,
+    mark_cell,
+    matches,
+    result_cell,
+    row_cells,
+)
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
-from amc_tui.tui.widgets.table import FixedTable
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("mark", "name", "amc_id", "type", "region", "result")
-LABELS = ("Sel", "Name", "AMC id", "Type", "Region", "Last result")
-MARK_ON = "[x]"
-MARK_OFF = "[ ]"
-WIDE_FROM = 100
-"""From this many columns the type is spelled out and ages say "ago"."""
-SHORT_TYPE = {InstanceType.STANDARD: "STD", InstanceType.SANDBOX: "SBX"}
 AGE_REDRAW_SECONDS = 30.0
 NOTHING_SELECTED = "Select at least one instance (space toggles, a selects all shown)"
 READ_ONLY = "Read-only: batches cannot be launched"
 FILTER_PLACEHOLDER = "press / to filter by name, AMC id, region or type"
 HINT = "a/n/i: all/none/invert shown · r refresh · h history · ? all keys"
-
-
-def column_widths(total_width: int) -> dict[str, int]:
-    """Widths for a table ``total_width`` columns wide.
-
-    Each cell has one space each side, and two columns are kept for the scrollbar.
-    The name takes what the others leave; below ``WIDE_FROM`` columns the type is
-    abbreviated (STD/SBX) and the region and result are narrower.
-    """
-    wide = total_width >= WIDE_FROM
-    fixed = {
-        "mark": len(MARK_ON),
-        "amc_id": 12,
-        "type": 8 if wide else 4,
-        "region": 9 if wide else 6,
-        "result": 24 if wide else 18,
-    }
-    free = total_width - 2 - 2 * len(COLUMNS) - sum(fixed.values())
-    return {**fixed, "name": max(12, free)}
-
-
-def matches(instance: Instance, needle: str) -> bool:
-    """Whether the filter text is in the name, AMC id, region or type (any case)."""
-    kind = instance.instance_type
-    fields = (instance.name, instance.instance_id, instance.region, kind, SHORT_TYPE[kind])
-    return not needle or any(needle in field.casefold() for field in fields)
-
-
-def type_cell(instance: Instance, width: int) -> Text:
-    kind = instance.instance_type
-    label = kind.value if width >= len(kind.value) else SHORT_TYPE[kind]
-    return Text(clip(label, width), style="yellow" if kind is InstanceType.SANDBOX else "")
-
-
-def result_cell(execution: Execution | None, now: datetime, width: int) -> Text:
-    """``✔ SUCCEEDED 3m 05s ago`` (state by symbol and colour, then its age); ``-``."""
-    if execution is None:
-        return Text("-", style="dim")
-    text = execution_state(execution.status)
-    age = since(execution.updated_at, now)
-    with_ago = f" {age} ago"
-    text.append(with_ago if len(text) + len(with_ago) <= width else f" {age}", style="dim")
-    text.truncate(width, overflow="ellipsis")
-    return text
-
-
-class InstancesTable(FixedTable):
-    """The instances: ``enter`` goes on to the query of a new batch (a plain table's
-    ``enter`` selects the row).  A binding of the table, not a priority one of the
-    screen: a priority binding runs as soon as the app reads the key, ahead of the
-    ``space`` and arrows typed before it, so a quick ``space down space enter`` went
-    on with fewer instances than were chosen, or none.  In the filter box, ``enter``
-    is the box's."""
-
-    BINDINGS = [Binding("enter", "screen.next", "Next", id="instances-next")]
 
 
 class InstancesScreen(AmcScreen):
@@ -206,9 +153,7 @@ class InstancesScreen(AmcScreen):
         table = self.table
         table.clear(columns=True)
         for key, label in zip(COLUMNS, LABELS, strict=True):
-            if key == "result" and widths[key] < len(label) + 11:  # no room for "ago"
-                label += ", age"
-            table.add_column(label, key=key, width=widths[key])
+            table.add_column(heading(key, label, widths), key=key, width=widths[key])
         self.rebuild_rows()
 
     # --- rows -------------------------------------------------------------------------
@@ -227,20 +172,11 @@ class InstancesScreen(AmcScreen):
         self.refresh_counter()
 
     def cells(self, instance: Instance) -> tuple[Text | str, ...]:
-        widths = self._widths
-        return (
-            self.mark(instance.instance_id),
-            # Text, never str: a str cell is Rich markup, and these come from AMC.
-            Text(clip(instance.name, widths["name"])),
-            Text(clip(instance.instance_id, widths["amc_id"])),
-            type_cell(instance, widths["type"]),
-            Text(clip(instance.region or "-", widths["region"])),
-            self.result(instance),
-        )
+        mark = self.mark(instance.instance_id)
+        return row_cells(instance, self._widths, mark, self.result(instance))
 
     def mark(self, instance_id: str) -> Text:
-        on = instance_id in self.selected_ids
-        return Text(MARK_ON if on else MARK_OFF, style="bold green" if on else "dim")
+        return mark_cell(instance_id in self.selected_ids)
 
     def result(self, instance: Instance) -> Text:
         return result_cell(
