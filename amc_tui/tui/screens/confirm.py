@@ -4,9 +4,10 @@ The query comes from the library (:mod:`amc_tui.query_library`; picking one fill
 SQL, which stays editable), from SQL typed in the text area (plain text: no syntax
 extras needed), or from a saved workflow id.  The time window is a preset (AMC's
 lagged week, or a relative AMC window) or an explicit start and end; parameters are
-``KEY=VALUE``, one a line.  The summary under the form, always in view, says what
-will happen (instances, concurrency, retries, window) and warns (sandbox and standard
-mixed, a large batch, library files left out, demo mode).
+``KEY=VALUE``, one a line (the form's layout: :mod:`.confirm_form`).  The summary
+under the form, always in view, says what will happen (instances, concurrency,
+retries, window) and warns (sandbox and standard mixed, a large batch, library files
+left out, demo mode); its words are made in :mod:`.confirm_summary`.
 
 Fields are checked with the command line's validation (:mod:`amc_tui.engine.validation`)
 when focus leaves them and on launch; a problem is shown beside its field and nothing
@@ -25,18 +26,22 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widget import Widget
-from textual.widgets import Header, Input, Label, Select, Static, TextArea
+from textual.containers import Vertical
+from textual.widgets import Header, Input, Select, Static, TextArea
 
-from amc_tui.domain import Batch, Instance, InstanceType, QuerySpec, TimeWindow, TimeWindowType
+from amc_tui.domain import Batch, Instance, QuerySpec, TimeWindow, TimeWindowType
 from amc_tui.engine.validation import build_batch, build_query, build_time_window, check_name
 from amc_tui.errors import AmcTuiError, InputError
 from amc_tui.param_input import merge_params, parse_param_option
 from amc_tui.query_library import LibraryQuery, load_library
-from amc_tui.settings import EngineSettings
-from amc_tui.tui.format import clip
 from amc_tui.tui.screens.base import AmcScreen
+from amc_tui.tui.screens.confirm_form import (
+    DEFAULT_WINDOW,
+    TIME_PLACEHOLDER,
+    WORKFLOW,
+    compose_form,
+)
+from amc_tui.tui.screens.confirm_summary import batch_warnings, summary_lines, window_text
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
 
@@ -46,21 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-TYPED_SQL = "typed"
-WORKFLOW = "workflow"
-DEFAULT_WINDOW = "default"
-LARGE_BATCH = 50
-TIME_PLACEHOLDER = "YYYY-MM-DDTHH:MM:SS"
 REMEMBERED_QUERY = "last_query"
-WINDOW_CHOICES = [
-    ("Default: 7 days ending 14 days ago", DEFAULT_WINDOW),
-    ("Most recent day", TimeWindowType.MOST_RECENT_DAY.value),
-    ("Most recent week", TimeWindowType.MOST_RECENT_WEEK.value),
-    ("Current month", TimeWindowType.CURRENT_MONTH.value),
-    ("Previous month", TimeWindowType.PREVIOUS_MONTH.value),
-    ("All data", TimeWindowType.ALL.value),
-    ("Explicit start/end", TimeWindowType.EXPLICIT.value),
-]
 ERROR_FIELDS = ("query", "window", "params", "name", "launch")
 ERROR_OF = {"start": "window", "end": "window", "params": "params", "name": "name"}
 ERROR_OF |= {"workflow": "query", "sql": "query"}
@@ -126,34 +117,10 @@ class ConfirmScreen(AmcScreen):
 
     def compose(self) -> ComposeResult:
         self.library, self.library_problems = load_library(self.services.settings.paths.queries_dir)
-        sources = [(q.label, f"lib:{i}") for i, q in enumerate(self.library)]
-        sources += [("Type SQL", TYPED_SQL), ("Saved workflow id", WORKFLOW)]
         n = len(self.instances)
         yield Header()
         yield Static(f"New batch on {n} instance{'s' if n != 1 else ''}", classes="title-line")
-        with VerticalScroll(id="form"):
-            yield _row("Query", _pick(sources, TYPED_SQL, "source"))
-            hint = "type SQL, or pick a library query above"
-            sql = TextArea(id="sql", soft_wrap=True, compact=True, placeholder=hint)
-            yield _row("SQL", sql, row_id="sql-row")
-            workflow = Input(placeholder="saved workflow id", id="workflow", compact=True)
-            yield _row("Workflow", workflow, row_id="workflow-row", hidden=True)
-            yield Static(id="query-error", classes="field-error")
-            if self.library_problems:
-                problems = "⚠ Left out of the library: " + "; ".join(self.library_problems)
-                yield Static(Text(problems), id="library-problems", classes="warning-text")
-            yield _row("Window", _pick(WINDOW_CHOICES, DEFAULT_WINDOW, "window"))
-            start = Input(placeholder=TIME_PLACEHOLDER, id="start", compact=True)
-            end = Input(placeholder=TIME_PLACEHOLDER, id="end", compact=True)
-            end_label = Label("End", classes="end-label")
-            yield _row("Start", start, end_label, end, row_id="dates", hidden=True)
-            yield Static(id="window-error", classes="field-error")
-            params = TextArea(id="params", compact=True, placeholder="KEY=VALUE, one a line")
-            yield _row("Params", params)
-            yield Static(id="params-error", classes="field-error")
-            hint = "optional, for the history"
-            yield _row("Name", Input(self.initial_name, placeholder=hint, id="name", compact=True))
-            yield Static(id="name-error", classes="field-error")
+        yield from compose_form(self.library, self.library_problems, self.initial_name)
         with Vertical(id="summary-box"):
             yield Static(id="summary")
             yield Static(id="warnings", classes="warning-text")
@@ -247,57 +214,16 @@ class ConfirmScreen(AmcScreen):
     # --- what will happen ---------------------------------------------------------------
 
     def refresh_summary(self) -> None:
-        engine = self.services.settings.engine
-        at_once = min(engine.max_concurrent_executions, len(self.instances))
-        lines = [
-            self._instances_line(max(40, self.app.size.width - 2)),
-            f"At most {at_once} at once; " + retry_text(engine),
-            f"Time window: {self._window_text()}",
-        ]
-        if overrides := self.instance_parameters():
-            lines.append(f"Parameter overrides for {len(overrides)} instance(s) kept from before")
+        settings = self.services.settings
+        window = window_text(str(self.query_one("#window", Select).value), self.time_window)
+        overrides = len(self.instance_parameters())
+        lines = summary_lines(
+            self.instances, settings.engine, self.app.size.width, window, overrides
+        )
+        warnings = batch_warnings(self.instances, self.library_problems, settings.demo)
         # Text, never str: instance names come from AMC and a str would be markup.
         self.query_one("#summary", Static).update(Text("\n".join(lines)))
-        self.query_one("#warnings", Static).update(Text("\n".join(self.warnings())))
-
-    def _instances_line(self, width: int) -> str:
-        """``N instances: a, b (+k more)``, as many names as fit on one line."""
-        n = len(self.instances)
-        line = f"{n} instance{'s' if n != 1 else ''}: "
-        for shown, instance in enumerate(self.instances):
-            name = clip(instance.name or instance.instance_id, 32)
-            more = f" (+{n - shown - 1} more)" if shown < n - 1 else ""
-            rest = f" (+{n - shown} more)"
-            if shown and len(line) + len(name) + len(more) + 2 > width:
-                return line + rest
-            line += (", " if shown else "") + name
-        return line
-
-    def _window_text(self) -> str:
-        value = str(self.query_one("#window", Select).value)
-        if value not in (DEFAULT_WINDOW, TimeWindowType.EXPLICIT.value):
-            label = dict((v, k) for k, v in WINDOW_CHOICES)[value]
-            return f"{label.lower()} (AMC's relative window)"
-        try:
-            window = self.time_window()
-        except InputError:
-            return "explicit start/end, not valid yet"
-        assert window.start is not None and window.end is not None
-        text = f"{window.start:%Y-%m-%d %H:%M:%S} to {window.end:%Y-%m-%d %H:%M:%S}"
-        return text + (" (AMC's data lag)" if value == DEFAULT_WINDOW else "")
-
-    def warnings(self) -> list[str]:
-        found = []
-        sandbox = sum(1 for i in self.instances if i.instance_type is InstanceType.SANDBOX)
-        if 0 < sandbox < len(self.instances):
-            found.append(f"⚠ Sandbox and standard instances mixed ({sandbox} sandbox)")
-        if len(self.instances) > LARGE_BATCH:
-            found.append(f"⚠ A large batch: {len(self.instances)} executions; AMC may throttle")
-        if self.library_problems:
-            found.append(f"⚠ {len(self.library_problems)} query file(s) left out of the library")
-        if self.services.settings.demo:
-            found.append("⚠ Demo: runs on the embedded simulator, not on AMC")
-        return found
+        self.query_one("#warnings", Static).update(Text("\n".join(warnings)))
 
     # --- the fields, checked ------------------------------------------------------------
 
@@ -448,25 +374,3 @@ class ConfirmScreen(AmcScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-
-def _row(label: str, *fields: Widget, row_id: str | None = None, hidden: bool = False) -> Widget:
-    """A form line: the field's name, then the field(s)."""
-    return Horizontal(Label(label), *fields, id=row_id, classes="row hidden" if hidden else "row")
-
-
-def _pick(options: list[tuple[str, str]], value: str, select_id: str) -> Select[str]:
-    return Select(options, allow_blank=False, value=value, id=select_id, compact=True)
-
-
-def retry_text(engine: EngineSettings) -> str:
-    """The retry policy in words: how often, how long between, what is not retried."""
-    retries, base = engine.max_retry_attempts, engine.retry_delay_base
-    if retries <= 0:
-        return "nothing is retried (max_retry_attempts = 0)."
-    waits = ", ".join(f"{base * 2**n:.3g}s" for n in range(min(retries, 3)))
-    return (
-        f"transient errors (throttling, 5xx, timeouts) retried up to {retries} "
-        f"time{'s' if retries != 1 else ''}, waiting {waits}{' …' if retries > 3 else ''}; "
-        "permanent errors are not retried."
-    )
