@@ -2,12 +2,13 @@
 
 The app opens :class:`~amc_tui.tui.services.TuiServices` when it mounts, runs each
 batch in a Textual worker (group ``batches``) driving the shared
-:class:`~amc_tui.engine.runner.BatchRunner`, and turns the runner's events into
-messages: it keeps one :class:`~amc_tui.tui.live.LiveBatch` per batch it shows, applies
-each event to it as it comes, and tells the screens which rows changed, at most 20
-times a second (:class:`~amc_tui.tui.updates.LiveUpdates`,
-:class:`~amc_tui.tui.screen_news.ScreenNews`).  Screens call the methods here to
-launch, resume, cancel and open batches; they never drive the runner themselves.
+:class:`~amc_tui.engine.runner.BatchRunner` (:class:`~amc_tui.tui.batch_runs.BatchRuns`),
+and turns the runner's events into messages: it keeps one
+:class:`~amc_tui.tui.live.LiveBatch` per batch it shows, applies each event to it as it
+comes, and tells the screens which rows changed, at most 20 times a second
+(:class:`~amc_tui.tui.updates.LiveUpdates`, :class:`~amc_tui.tui.screen_news.ScreenNews`).
+Screens call the methods here to launch, resume, cancel and open batches; they never
+drive the runner themselves.
 
 Quitting while a batch runs asks first (cancel it, leave it running on AMC, or stay);
 batches left ``interrupted`` by an earlier run are offered for resume on start.
@@ -24,14 +25,13 @@ from typing import TYPE_CHECKING
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.driver import Driver
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from amc_tui.domain import Batch, BatchStatus, Instance, QuerySpec, utc_now
-from amc_tui.engine.events import BatchFinished
 from amc_tui.engine.locks import is_owned_elsewhere
 from amc_tui.errors import AmcTuiError
 from amc_tui.settings import Settings
+from amc_tui.tui.batch_runs import BatchRuns
 from amc_tui.tui.collector import CollectorTuning
 from amc_tui.tui.download_news import DownloadNews
 from amc_tui.tui.live import LiveBatch
@@ -44,14 +44,6 @@ if TYPE_CHECKING:
     from amc_tui.tui.screens.history import HistoryScreen
 
 log = logging.getLogger(__name__)
-
-FINISH_SEVERITY: dict[BatchStatus, SeverityLevel] = {
-    BatchStatus.COMPLETED: "information",
-    BatchStatus.PARTIAL: "warning",
-    BatchStatus.FAILED: "error",
-    BatchStatus.CANCELLED: "warning",
-    BatchStatus.INTERRUPTED: "warning",
-}
 
 
 class AmcApp(App[int]):
@@ -85,9 +77,10 @@ class AmcApp(App[int]):
         self.terminal_lent = False
         """A pager (or another program) has the terminal: the app is suspended."""
         self.live: dict[str, LiveBatch] = {}
+        self.runs = BatchRuns(self)
         self.news = ScreenNews(self)
         self.updates = LiveUpdates(
-            self.live, now=self.now, tell=self.news.tell, announce=self._announce_later
+            self.live, now=self.now, tell=self.news.tell, announce=self.runs.announce_later
         )
         self.collector = CollectorTuning()
         self.startup_error: AmcTuiError | None = None
@@ -175,151 +168,41 @@ class AmcApp(App[int]):
         self.collector.stop()
         if self._services is None:
             return
-        runner = self._services.runner
-        if runner is not None:
-            # Textual has cancelled the workers by now: each run still writes its end.
-            runner.interrupt(None)
-            await runner.stopped()
+        # Textual has cancelled the workers by now: each run still writes its end.
+        await self.runs.leave_all()
         await self._services.close()
 
     # --- engine events ----------------------------------------------------------------
 
     # The runner calls self.updates.on_event for each event (see LiveUpdates), which
-    # tells the screens through self.news (see ScreenNews).
-
-    def _announce_later(self, live: LiveBatch, event: BatchFinished) -> None:
-        # Called from the runner's listener: the notice is made in the app's own turn.
-        self.call_later(self._announce_end, live, event)
+    # tells the screens through self.news (see ScreenNews), and self.runs announces
+    # the end of each batch (see BatchRuns).
 
     def is_visible(self, screen: Screen[object]) -> bool:
         """Whether ``screen`` can be seen: on top, or under see-through screens only."""
         return is_visible(self, screen)
 
-    def _announce_end(self, live: LiveBatch, event: BatchFinished) -> None:
-        counts = event.counts
-        label = live.name or live.id
-        text = (
-            f"{label}: {event.status.value} — {counts.succeeded} succeeded, "
-            f"{counts.failed} failed, {counts.cancelled} cancelled of {counts.total}"
-        )
-        self.notify(
-            text, title="Batch finished", severity=FINISH_SEVERITY[event.status], markup=False
-        )
-        self.bell()
-
     # --- batches ----------------------------------------------------------------------
-
-    def running_here(self) -> list[LiveBatch]:
-        """The batches this process is running now, oldest first."""
-        runner = self._services.runner if self._services is not None else None
-        if runner is None:
-            return []
-        return [self.live[b] for b in runner.running if b in self.live]
 
     async def track(self, batch_id: str) -> LiveBatch | None:
         """The batch's live state, read from the store if not yet known."""
-        live = self.live.get(batch_id)
-        runner = self.services.runner
-        here = runner is not None and batch_id in runner.running
-        if live is not None and (here or live.here):
-            return live
-        batch = await self.services.store.get_batch(batch_id)
-        if batch is None:
-            return None
-        if live is None:
-            live = self.live[batch_id] = LiveBatch(batch, here=here)
-        else:
-            live.merge(batch)
-        return live
+        return await self.runs.track(batch_id)
 
     async def launch(self, batch: Batch) -> None:
         """Store a validated new batch, start running it, and show its dashboard."""
         if self.read_only:
             self.notify("Read-only: batches cannot be launched", severity="error")
             return
-        runner = self.services.runner
-        assert runner is not None
-        stored = await runner.add(batch)
-        self.live[stored.id] = LiveBatch(stored, here=True)
-        self._start(stored.id)
+        stored = await self.runs.start_new(batch)
         await self.open_batch(stored.id)
 
     async def resume(self, batch_id: str) -> bool:
         """Resume an interrupted batch here; False (and a message) if it cannot be."""
-        if self.read_only:
-            self.notify("Read-only: batches cannot be resumed", severity="error")
-            return False
-        if is_owned_elsewhere(self.settings.paths.lock_dir, batch_id):
-            self.notify(
-                f"{batch_id} is being run by another amc-tui process",
-                severity="error",
-                markup=False,
-            )
-            return False
-        batch = await self.services.store.get_batch(batch_id)
-        if batch is None or batch.status.is_terminal:
-            self.notify(
-                f"{batch_id} has already ended; nothing to resume", severity="warning", markup=False
-            )
-            return False
-        if batch_id in (self.services.runner.running if self.services.runner else []):
-            return True
-        live = self.live.get(batch_id)
-        if live is None:
-            self.live[batch_id] = LiveBatch(batch, here=True)
-        else:  # a dashboard may be showing it: keep the same object, now fed by events
-            live.merge(batch)
-            live.here = True
-        self._start(batch_id)
-        return True
+        return await self.runs.resume(batch_id)
 
     async def cancel(self, batch_id: str) -> None:
         """Cancel the batch: here, through the store for another process, or settle it."""
-        if self.read_only:
-            self.notify("Read-only: batches cannot be cancelled", severity="error")
-            return
-        runner = self.services.runner
-        assert runner is not None
-        if batch_id in runner.running:
-            await runner.cancel(batch_id)
-            return
-        await self.services.store.request_cancel(batch_id)
-        if is_owned_elsewhere(self.settings.paths.lock_dir, batch_id):
-            self.notify(f"Cancel of {batch_id} sent to the process running it", markup=False)
-            return
-        # Nobody runs it (interrupted): run it here to carry the cancel out on AMC.
-        await self.resume(batch_id)
-
-    def _start(self, batch_id: str) -> None:
-        self.run_worker(
-            self._run(batch_id),
-            name=f"batch {batch_id}",
-            group="batches",
-            exit_on_error=False,
-        )
-
-    async def _run(self, batch_id: str) -> None:
-        runner = self.services.runner
-        assert runner is not None
-        try:
-            await runner.run(batch_id)
-        except AmcTuiError as error:
-            log.error("batch %s: %s", batch_id, error.log_text())
-            self.notify(
-                error.user_message, title=f"Batch {batch_id}", severity="error", markup=False
-            )
-        except Exception:
-            log.exception("batch %s stopped by an unexpected error", batch_id)
-            self.notify(
-                "The batch stopped on an unexpected error; details in "
-                f"{self.settings.paths.log_file}",
-                title=f"Batch {batch_id}",
-                severity="error",
-                markup=False,
-            )
-        live = self.live.get(batch_id)
-        if live is not None:
-            live.here = False
+        await self.runs.cancel(batch_id)
 
     async def open_batch(self, batch_id: str) -> None:
         """Show the batch's dashboard (live if it runs here or elsewhere)."""
@@ -404,24 +287,20 @@ class AmcApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit; while batches run here, ask what to do with them first."""
-        running = self.running_here()
+        running = self.runs.running_here()
         if not running:
             self.exit(0)
             return
         from amc_tui.tui.screens.dialogs import QuitScreen
 
         async def chosen(choice: str | None) -> None:
-            runner = self.services.runner
-            assert runner is not None
             if choice == "cancel":
-                for live in self.running_here():
-                    await runner.cancel(live.id)
+                await self.runs.cancel_all()
                 self.notify("Cancelling on AMC before leaving…")
-                await runner.stopped()
+                await self.runs.stopped()
                 self.exit(0)
             elif choice == "leave":
-                runner.interrupt(None)
-                await runner.stopped()
+                await self.runs.leave_all()
                 self.exit(0)
 
         await self.push_screen(QuitScreen(running), chosen)

@@ -45,7 +45,7 @@ class RunningBar(Static):
         app = cast("AmcApp", self.app)
         if not app.is_visible(self.screen):
             return  # redrawn when its screen is shown again (see _screen_changed)
-        running = app.running_here() if app.ready else []
+        running = app.runs.running_here() if app.ready else []
         if bool(running) != self.has_class("-active"):
             self.set_class(bool(running), "-active")
         text = Text()
