@@ -193,7 +193,7 @@ async def test_a_batch_run_by_another_process_is_watched_through_the_store(
             await pilot.press("y")
             await wait_for(pilot, lambda: app.live[batch.id].cancel_requested)
             assert await store.is_cancel_requested(batch.id)
-            assert any("sent to the process" in n for n in notices(app))
+            await wait_for(pilot, lambda: any("sent to the process" in n for n in notices(app)))
 
 
 async def test_the_command_palette_opens_history(tmp_path: Path) -> None:

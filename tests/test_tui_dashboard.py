@@ -203,4 +203,4 @@ async def test_names_with_markup_brackets_are_shown_as_text(tmp_path: Path) -> N
         await wait_for(pilot, lambda: app.live[batch.id].status.is_terminal, what="batch end")
         await pilot.pause()
         assert "[/] [bold]weird" in str(app.screen.query_one("#batch-title").render())
-        assert any("[/] [bold]weird" in text for text in notices(app))
+        await wait_for(pilot, lambda: any("[/] [bold]weird" in text for text in notices(app)))

@@ -277,7 +277,7 @@ async def test_a_load_error_is_shown_and_r_retries(tmp_path: Path) -> None:
         screen = await loaded(pilot, app)
         assert table(screen).row_count == 0
         assert screen.load_error
-        assert screen.load_error in notices(app)
+        await wait_for(pilot, lambda: screen.load_error in notices(app), what="the notice")
         assert screen.load_error in status(screen)
 
         sim.config.client_secret = DEMO_CLIENT_SECRET

@@ -143,7 +143,8 @@ async def test_m_downloads_the_results_and_merges_them(tmp_path: Path) -> None:
         values = [v for row in rows[1:] for v in row]
         assert any("," in v for v in values) and any('"' in v for v in values)
         assert any(not v.isascii() for v in values)
-        assert f"Merged 150 rows from 3 instances into {target}" in notices(app)
+        merged = f"Merged 150 rows from 3 instances into {target}"
+        await wait_for(pilot, lambda: merged in notices(app), what="the notice")
         assert not errors(app)
         assert not screen.query_one(MergeProgress).display  # the progress line is gone
 
@@ -181,7 +182,8 @@ async def test_the_merge_goes_on_when_the_operator_leaves(tmp_path: Path) -> Non
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is below, what="back")
         await wait_for(pilot, lambda: not merging(app), what="the merge's end")
-        assert f"Merged 50 rows from 2 instances into {target}" in notices(app)
+        merged = f"Merged 50 rows from 2 instances into {target}"
+        await wait_for(pilot, lambda: merged in notices(app), what="the notice")
         assert read_csv(target) == await expected_rows(app, batch)
         assert app.is_running and not errors(app)
 
@@ -303,7 +305,8 @@ async def test_read_only_merges_only_what_is_on_disk(tmp_path: Path) -> None:
         await pilot.press("down")
         await merge_to(pilot, app, target)
         await wait_for(pilot, lambda: not merging(app), what="the merge's end")
-        assert f"Merged 50 rows from 2 instances into {target}" in notices(app)
+        merged = f"Merged 50 rows from 2 instances into {target}"
+        await wait_for(pilot, lambda: merged in notices(app), what="the notice")
         assert read_csv(target) == expected
 
 
