@@ -19,6 +19,7 @@ from typing import Any
 from engine_support import fast_simulator
 from rich.text import Text
 from textual import events
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from tui_support import OneTable, live_table, make_app, new_batch, wait_for
@@ -373,6 +374,9 @@ async def drawn(kind: type[FixedTable]) -> list[list[list[tuple[str, object]]]]:
         await look()
         table.move_cursor(row=2)
         await look()
+        table._show_hover_cursor = True  # the mouse over row 4, as a mouse move sets it
+        table.hover_coordinate = Coordinate(4, 1)
+        await look()
         change({"2": {"note": Text("oops", style="magenta")}})  # same text, new style
         await look()
         table.scroll_to(y=80, animate=False)
@@ -393,10 +397,11 @@ async def drawn(kind: type[FixedTable]) -> list[list[list[tuple[str, object]]]]:
 
 async def test_the_live_table_draws_what_a_plain_table_draws() -> None:
     live, plain = await drawn(LiveTable), await drawn(FixedTable)
-    assert len(live) == len(plain) == 11
+    assert len(live) == len(plain) == 12
     for step, (mine, theirs) in enumerate(zip(live, plain, strict=True)):
         assert mine == theirs, f"step {step}"
-    assert live[1] != live[0] and live[6] != live[5]  # the changes were in sight
+    assert live[1] != live[0] and live[7] != live[6]  # the changes were in sight
+    assert live[4] != live[3]  # the row under the mouse looks different
 
 
 async def test_a_change_out_of_sight_renders_no_line_again() -> None:

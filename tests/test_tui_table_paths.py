@@ -13,12 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
+from rich.console import Console
 from rich.style import Style
 from rich.text import Span, Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import DuplicateKey
 from tui_support import OneTable, live_table
 
+from amc_tui.tui.widgets.row_drawing import laid_out_plainly
 from amc_tui.tui.widgets.table import FixedTable
 
 COLUMNS = (("state", 12), ("name", 14), ("try", 3), ("note", 9))
@@ -36,6 +39,12 @@ def awkward_rows() -> list[tuple[str, tuple[Any, ...]]]:
             Text("tab\there", spans=[Span(0, 3, Style(bold=True))]),
             Text("1/3", style="green"),  # the same text as above, in another style
             Text("ends  "),
+        ),
+        (  # exactly as wide as their columns; a Style rather than its name
+            Text("exactly 12 c", style=Style(italic=True)),
+            Text("é", style="none"),
+            Text("9", style=""),
+            Text("9 chars!!"),
         ),
     ]
     return [(str(n), values[n % len(values)]) for n in range(40)]
@@ -123,6 +132,37 @@ async def test_each_text_cell_renders_as_datatable_renders_it(cursor_row: int) -
                     assert short == full, (row, column, cursor)
                     checked += 1
         assert checked == 10 * len(COLUMNS) * 2
+
+
+PLAIN_TEXTS = [
+    Text("abc"),
+    Text("abc", style="red"),
+    Text("abc", style="none"),
+    Text("abc", style=Style()),
+    Text("abc", style=Style(bold=True)),
+    Text("abc", style="bold blue on red"),
+    Text("· QUEUED", style="bright_black"),
+    Text("日本語"),
+    Text("e\u0301"),
+    Text(" lead and trail "),
+    Text("abc", overflow="ellipsis", no_wrap=True),
+]
+
+
+@pytest.mark.parametrize("width", [3, 6, 16, 30])
+def test_a_plain_text_is_laid_out_as_rich_lays_it_out(width: int) -> None:
+    console = Console(width=120, color_system="truecolor")
+    pad_style = console.get_style("none")
+    laid = 0
+    for text in [*PLAIN_TEXTS, Text(""), Text("a", justify="left"), Text("tab\there")]:
+        line = laid_out_plainly(text, width, console.get_style, pad_style)
+        if line is None:  # not plain, or too wide: Rich lays it out
+            continue
+        options = console.options.update_dimensions(width, 1).update(no_wrap=True)
+        (theirs,) = console.render_lines(text, options, style=pad_style, pad=True)
+        assert line == theirs, (text, width)
+        laid += 1
+    assert laid == sum(cell_len(t.plain) <= width for t in PLAIN_TEXTS)
 
 
 async def test_a_text_shown_in_many_rows_is_laid_out_once() -> None:

@@ -166,7 +166,7 @@ class DashboardScreen(AmcScreen):
         if self._to_add:
             self.call_later(self._add_the_rest)
 
-    def cells(self, row: Row) -> tuple[Text | str, ...]:
+    def cells(self, row: Row) -> tuple[Text, ...]:
         return row_cells(row, self._widths, self._max_attempts, self.amc_app.now)
 
     def time_text(self, ex: Execution) -> str:
@@ -280,7 +280,7 @@ class DashboardScreen(AmcScreen):
         for key in self.table.keys_in_sight():
             row = rows.get(int(key))
             if row is not None and not row.status.is_terminal:
-                clocks[key] = {"time": self.time_text(row.execution)}
+                clocks[key] = {"time": Text(self.time_text(row.execution))}
         self.table.update_rows(clocks)
 
     # --- updates ----------------------------------------------------------------------

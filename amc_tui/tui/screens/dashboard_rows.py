@@ -46,16 +46,14 @@ def heading(key: str, widths: dict[str, int]) -> str:
     return "AMC id" if key == "amc_id" and widths[key] < 13 else LABELS[key]
 
 
-def row_cells(
-    row: Row, widths: dict[str, int], max_attempts: int, now: Clock
-) -> tuple[Text | str, ...]:
+def row_cells(row: Row, widths: dict[str, int], max_attempts: int, now: Clock) -> tuple[Text, ...]:
     """The row's cells, in :data:`COLUMNS` order, for the content ``widths``."""
     ex = row.execution
     return (
         execution_state(ex.status),
         Text(clip(ex.instance_name or ex.instance_id, widths["instance"])),
-        try_cell(ex, max_attempts),
-        time_cell(ex, now),
+        Text(try_cell(ex, max_attempts)),  # Text, not str: no markup to look for
+        Text(time_cell(ex, now)),
         Text((ex.amc_execution_id or "-")[: widths["amc_id"]]),  # AMC's: not markup
         Text(clip(row.note, widths["message"]), style=note_style(ex)),
     )

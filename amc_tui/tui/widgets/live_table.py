@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -40,15 +39,13 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets.data_table import CellDoesNotExist, CellType, ColumnKey, Row, RowKey
 
-from amc_tui.tui.widgets.table import FixedTable
+from amc_tui.tui.widgets.row_drawing import RowDrawing, SegmentLines
 
 LINE_CACHE_SIZE = 500
 """Rendered lines kept: a screenful many times over (cursor on and off each row).  Kept
 small: every cached segment is one more object for the garbage collector to walk."""
 CELL_CACHE_SIZE = 2000
 """Rendered cells kept: some 240 on a 120x40 screen, several looks of each."""
-
-SegmentLines = list[list[Segment]]
 
 
 def same_cell(old: object, new: object) -> bool:
@@ -66,7 +63,7 @@ def same_cell(old: object, new: object) -> bool:
     return type(old) is type(new) and old == new
 
 
-class LiveTable(FixedTable):
+class LiveTable(RowDrawing):
     """See the module docstring."""
 
     def __init__(self, **options: Any) -> None:
@@ -74,8 +71,6 @@ class LiveTable(FixedTable):
         # Set before DataTable.__init__, whose watchers clear the caches.
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(LINE_CACHE_SIZE)
         self._cells: LRUCache[tuple[object, ...], SegmentLines] = LRUCache(CELL_CACHE_SIZE)
-        self._texts: LRUCache[tuple[object, ...], list[Segment]] = LRUCache(CELL_CACHE_SIZE)
-        self._row_styles: dict[tuple[object, ...], Style] = {}
         self._row_versions: dict[RowKey, int] = {}
         self._cell_versions: dict[tuple[RowKey, ColumnKey], int] = {}
         self._synced_count = 0
@@ -291,90 +286,6 @@ class LiveTable(FixedTable):
             self._cells.set(key, lines)
         return lines
 
-    def _render_text_cell(
-        self,
-        row_key: RowKey,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool,
-        hover: bool,
-    ) -> SegmentLines | None:
-        """A one-line body cell holding text, rendered as DataTable renders it, with
-        fewer layers of Rich in between (the ``Styled(Padding(...))`` wrapping, and a
-        second pass cutting the result into lines); None for any other cell.
-
-        DataTable renders every cell through that wrapping; for one line of text the
-        result is the text's line, padded, between the padding, under the row's and
-        the cursor's styles: the same segments, at about half the cost.
-        """
-        padding = self.cell_padding
-        if row_index < self.fixed_rows or column_index < self.fixed_columns:
-            return None
-        if width - 2 * padding <= 0 or self.rows[row_key].height != 1:
-            return None
-        cell = self._get_row_renderables(row_index).cells[column_index]
-        if not isinstance(cell, Text):
-            return None
-        component_style, post_style = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
-        )
-        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index})
-        pre_style += component_style
-        # The text's own segments depend on the text and the width only, not on the
-        # row: many cells of a dashboard read the same ("· QUEUED", "-", "").
-        text_key = (
-            cell.plain,
-            cell.style,
-            tuple(cell.spans),
-            cell.justify,
-            cell.overflow,
-            cell.no_wrap,
-            cell.tab_size,
-            width,
-            padding,
-        )
-        line = self._texts.get(text_key)
-        if line is None:
-            options = (
-                self.app.console_options.update_dimensions(width, 1)
-                .update(no_wrap=True)
-                .update_width(width - 2 * padding)
-            )
-            console = self.app.console
-            pad_style = console.get_style("none")
-            (line,) = console.render_lines(cell, options, style=pad_style, pad=True)
-            if padding:
-                line = [Segment(" " * padding, pad_style), *line, Segment(" " * padding, pad_style)]
-            self._texts.set(text_key, line)
-        return [list(Segment.apply_style(line, style=pre_style, post_style=post_style))]
-
-    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
-        # DataTable works the style of a row out again (walking the DOM) each time a
-        # row is rendered; it depends on the kind of row only.
-        if row_index == -1:
-            kind = "header"
-        elif row_index < self.fixed_rows:
-            kind = "fixed"
-        elif self.zebra_stripes:
-            kind = "odd" if row_index % 2 else "even"
-        else:
-            return base_style
-        key = (kind, base_style, self._pseudo_class_state)
-        style = self._row_styles.get(key)
-        if style is None:
-            style = self._row_styles[key] = super()._get_row_style(row_index, base_style)
-        return style
-
     def _pointer_on(self, where: Coordinate, row_index: int) -> object:
         """What of the cursor (or mouse) position the look of row ``row_index`` depends on."""
         kind = self.cursor_type
@@ -393,12 +304,8 @@ class LiveTable(FixedTable):
         self._offsets = None
         self._lines.clear()
         self._cells.clear()
-        self._texts.clear()
-        self._row_styles.clear()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()
         self._cells.clear()
-        self._texts.clear()
-        self._row_styles.clear()
