@@ -17,6 +17,8 @@ from rich.cells import cell_len
 from rich.console import Console
 from rich.style import Style
 from rich.text import Span, Text
+from textual.dom import DOMNode
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import DuplicateKey
 from tui_support import OneTable, live_table
@@ -223,3 +225,25 @@ async def test_the_line_map_is_kept_while_only_cells_change_and_right_after_any_
             change()
             await pilot.pause()
             assert table._y_offsets == datatable_map()
+
+
+async def test_a_drawing_works_the_table_style_out_once_not_once_a_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with live_table((60, 24)) as (pilot, table):
+        with_columns(table)
+        table.add_plain_rows(awkward_rows())
+        await pilot.pause()
+        walks: list[object] = []
+        dom_style = DOMNode.rich_style
+
+        def counted(node: DOMNode) -> Style:
+            walks.append(node)
+            return dom_style.fget(node)  # type: ignore[no-any-return, attr-defined]
+
+        monkeypatch.setattr(DOMNode, "rich_style", property(counted))
+        table._clear_caches()  # every line drawn anew
+        strips = table.render_lines(Region(0, 0, table.size.width, table.size.height))
+        assert len(strips) == table.size.height > 10
+        assert walks.count(table) == 1
+        assert table.rich_style == dom_style.fget(table)  # type: ignore[attr-defined]

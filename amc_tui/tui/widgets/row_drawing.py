@@ -13,7 +13,8 @@ For a body cell holding one line of text, :class:`RowDrawing` gives the same seg
 out directly (:func:`laid_out_plainly`; any other goes through Rich, once per text and
 width), and the styles are applied in one pass.  For a body row of a table with a row
 cursor, no fixed column and no row label, the line is put together without the work
-for those.  Anything else is drawn by DataTable as before.  ``tests/test_tui_table_paths.py``
+for those.  The table's own style, which Textual works out up the DOM for every line
+drawn, is worked out once per drawing.  Anything else is drawn by DataTable as before.  ``tests/test_tui_table_paths.py``
 compares each cell with DataTable's, and ``tests/test_tui_dashboard_load.py`` whole lines.
 """
 
@@ -28,6 +29,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
 from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets.data_table import RowKey
 
 from amc_tui.tui.widgets.table import FixedTable
@@ -70,7 +73,23 @@ class RowDrawing(FixedTable):
         # Set before DataTable.__init__, whose watchers clear the caches.
         self._texts: LRUCache[tuple[object, ...], list[Segment]] = LRUCache(TEXT_CACHE_SIZE)
         self._row_styles: dict[tuple[object, ...], Style] = {}
+        self._style_of_pass: Style | None = None
         super().__init__(**options)
+
+    @property
+    def rich_style(self) -> Style:
+        """Textual's, worked out (up the DOM) once per drawing rather than once a line."""
+        if self._style_of_pass is not None:
+            return self._style_of_pass
+        return super().rich_style
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._style_of_pass = None
+        self._style_of_pass = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._style_of_pass = None
 
     def _render_text_cell(
         self,
