@@ -14,8 +14,9 @@ out directly (:func:`laid_out_plainly`; any other goes through Rich, once per te
 width), and the styles are applied in one pass.  For a body row of a table with a row
 cursor, no fixed column and no row label, the line is put together without the work
 for those.  The table's own style, which Textual works out up the DOM for every line
-drawn, is worked out once per drawing.  Anything else is drawn by DataTable as before.  ``tests/test_tui_table_paths.py``
-compares each cell with DataTable's, and ``tests/test_tui_dashboard_load.py`` whole lines.
+drawn, is worked out once per drawing.  Anything else is drawn by DataTable as before.
+``tests/test_tui_table_paths.py`` compares each cell with DataTable's, and
+``tests/test_tui_dashboard_load.py`` whole lines.
 """
 
 from __future__ import annotations
