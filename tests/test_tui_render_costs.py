@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
+from textual.command import CommandPalette
 from textual.widgets import DataTable
 from tui_support import make_app, tui_settings, wait_for
 
@@ -16,6 +17,7 @@ from amc_tui.tui.screens.history import HistoryScreen
 from amc_tui.tui.screens.instances import InstancesScreen
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.table import FixedTable
+from amc_tui.tui.widgets.title_bar import TitleBar
 
 # --- the footer -------------------------------------------------------------------------
 
@@ -59,6 +61,32 @@ async def test_a_click_on_a_key_of_the_footer_presses_it(tmp_path: Path) -> None
         assert not screen.filter_box.has_focus
         await pilot.click(KeysFooter, offset=(column, 0))
         await wait_for(pilot, lambda: screen.filter_box.has_focus, what="the filter")
+
+
+# --- the title bar ----------------------------------------------------------------------
+
+
+async def test_the_title_bar_is_one_line_that_follows_the_title(tmp_path: Path) -> None:
+    app = make_app(tmp_path, read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history")
+        bar = app.screen.query_one(TitleBar)
+        assert list(bar.children) == []  # no widget for the icon, the title, the clock
+        line = bar.render().plain
+        assert len(line) == 100 and line.startswith(" ⭘      ")
+        title = f"{app.title} — {app.sub_title}"
+        assert line[8:90].strip() == title  # centred between the icon and the clock
+        assert line.index(title) - 8 == (82 - len(title)) // 2
+        app.sub_title = "another sub-title"
+        await wait_for(pilot, lambda: "another sub-title" in bar.render().plain)
+
+
+async def test_a_click_on_the_icon_opens_the_command_palette(tmp_path: Path) -> None:
+    app = make_app(tmp_path, read_only=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen), what="history")
+        await pilot.click(TitleBar, offset=(1, 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="palette")
 
 
 # --- the tables -------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Header, Input, Select, Static, TextArea
+from textual.widgets import Input, Select, Static, TextArea
 
 from amc_tui.domain import Batch, Instance, QuerySpec, TimeWindow, TimeWindowType
 from amc_tui.engine.validation import build_batch, build_query, build_time_window, check_name
@@ -44,6 +44,7 @@ from amc_tui.tui.screens.confirm_form import (
 from amc_tui.tui.screens.confirm_summary import batch_warnings, summary_lines, window_text
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
+from amc_tui.tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from amc_tui.tui.app import AmcApp
@@ -118,7 +119,7 @@ class ConfirmScreen(AmcScreen):
     def compose(self) -> ComposeResult:
         self.library, self.library_problems = load_library(self.services.settings.paths.queries_dir)
         n = len(self.instances)
-        yield Header()
+        yield TitleBar()
         yield Static(f"New batch on {n} instance{'s' if n != 1 else ''}", classes="title-line")
         yield from compose_form(self.library, self.library_problems, self.initial_name)
         with Vertical(id="summary-box"):

@@ -24,7 +24,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Header, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from amc_tui.domain import Execution, ExecutionStatus
 from amc_tui.errors import AmcTuiError
@@ -43,6 +43,7 @@ from amc_tui.tui.screens.dashboard_rows import (
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.live_table import LiveTable
 from amc_tui.tui.widgets.running_bar import RunningBar
+from amc_tui.tui.widgets.title_bar import TitleBar
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class DashboardScreen(AmcScreen):
     # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         yield Static(id="batch-title")
         with Horizontal(id="progress-line"):
             yield ProgressBar(show_eta=False, show_percentage=False, id="progress")

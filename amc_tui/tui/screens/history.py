@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import DataTable, Header, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from amc_tui.domain import BatchStatus, BatchSummary
 from amc_tui.errors import AmcTuiError
@@ -31,6 +31,7 @@ from amc_tui.tui.screens.history_rows import COLUMNS, HEADINGS, column_widths, r
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
 from amc_tui.tui.widgets.table import FixedTable
+from amc_tui.tui.widgets.title_bar import TitleBar
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class HistoryScreen(AmcScreen):
         self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Horizontal(id="history-filter-line"):
             yield Static("Search:", id="history-filter-label")
             yield Input(placeholder="part of a batch id or name", id="history-filter")

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Header, Input, Label, LoadingIndicator, Static
+from textual.widgets import DataTable, Input, Label, LoadingIndicator, Static
 
 from amc_tui.domain import Execution, Instance
 from amc_tui.errors import AmcTuiError
@@ -39,6 +39,7 @@ from amc_tui.tui.screens.instances_table import (
 )
 from amc_tui.tui.widgets.footer import KeysFooter
 from amc_tui.tui.widgets.running_bar import RunningBar
+from amc_tui.tui.widgets.title_bar import TitleBar
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class InstancesScreen(AmcScreen):
     # --- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield TitleBar()
         with Horizontal(id="filter-row"):
             yield Label("Filter", id="filter-label")
             yield Input(placeholder=FILTER_PLACEHOLDER, id="filter", compact=True)
