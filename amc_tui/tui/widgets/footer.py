@@ -77,27 +77,28 @@ class KeysFooter(Widget, can_focus=False):
     @property
     def keys(self) -> tuple[FooterKey, ...]:
         """The keys shown for the screen's bindings now, in order (one per action)."""
-        shown: dict[str, FooterKey] = {}
-        get_display = self.app.get_key_display
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
-            if binding.show and binding.action not in shown:
-                key = FooterKey(binding.key, get_display(binding), binding.description, enabled)
-                shown[binding.action] = key
-        return tuple(shown.values())
+        return self._shown()[0]
 
-    @property
-    def palette_key(self) -> FooterKey | None:
-        """The command palette's key, shown on the right, if the app has the palette."""
+    def _shown(self) -> tuple[tuple[FooterKey, ...], FooterKey | None]:
+        """The keys, and the command palette's key (on the right) if the app has the
+        palette: from one reading of the screen's bindings (made anew at each read)."""
         app = self.app
-        if not app.ENABLE_COMMAND_PALETTE:
-            return None
-        active = self.screen.active_bindings.get(app.COMMAND_PALETTE_BINDING)
-        if active is None:
-            return None
-        binding = active.binding
-        return FooterKey(
-            binding.key, app.get_key_display(binding), binding.description, active.enabled
-        )
+        active_bindings = self.screen.active_bindings
+        shown: dict[str, FooterKey] = {}
+        for _node, binding, enabled, _tooltip in active_bindings.values():
+            if binding.show and binding.action not in shown:
+                key = FooterKey(
+                    binding.key, app.get_key_display(binding), binding.description, enabled
+                )
+                shown[binding.action] = key
+        palette = None
+        active = active_bindings.get(app.COMMAND_PALETTE_BINDING)
+        if app.ENABLE_COMMAND_PALETTE and active is not None:
+            binding = active.binding
+            palette = FooterKey(
+                binding.key, app.get_key_display(binding), binding.description, active.enabled
+            )
+        return tuple(shown.values()), palette
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self.bindings_changed)
@@ -126,9 +127,9 @@ class KeysFooter(Widget, can_focus=False):
                 line.append(text, description_style + dim)
             places.append((start, line.cell_len, key))
 
-        for key in self.keys:
+        keys, palette = self._shown()
+        for key in keys:
             add(key, compact=False)
-        palette = self.palette_key
         if palette is not None:  # on the right: bar, key, description, a space
             width = self.size.width
             right = 1 + cell_len(palette.display) + 1 + cell_len(palette.description) + 1
