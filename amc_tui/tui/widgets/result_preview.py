@@ -7,8 +7,9 @@ stops after :data:`READ_BUDGET` characters even if rows are huge.  It blocks: ca
 in a thread (``asyncio.to_thread``).
 
 :class:`ResultPreview` shows a :class:`Preview`: a caption (what is shown, from which
-file) and a :class:`~textual.widgets.DataTable` whose cells are Rich ``Text``, never
-markup (values come from AMC: ``[red]x`` shows as typed).  A value spanning lines is
+file) and a :class:`~amc_tui.tui.widgets.table.FixedTable` (each column as wide as its
+widest cell) whose cells are Rich ``Text``, never markup (values come from AMC:
+``[red]x`` shows as typed).  A value spanning lines is
 shown on one (each line break as ``↵``), control characters as spaces, long values
 cut with an ellipsis.
 """
@@ -26,10 +27,11 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from amc_tui.output import terminal_text
 from amc_tui.tui.format import clip
+from amc_tui.tui.widgets.table import FixedTable
 
 PREVIEW_ROWS = 50
 """Rows shown in the preview."""
@@ -113,11 +115,11 @@ class ResultPreview(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="preview-caption", classes="preview-caption")
-        yield DataTable(id="preview-table", cursor_type="row", zebra_stripes=True)
+        yield FixedTable(id="preview-table", cursor_type="row", zebra_stripes=True)
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#preview-table", DataTable)
+    def table(self) -> FixedTable:
+        return self.query_one("#preview-table", FixedTable)
 
     def show(self, preview: Preview, files: int = 1) -> None:
         """Draw ``preview`` (``files``: the result's data files, for the caption)."""
@@ -131,7 +133,8 @@ class ResultPreview(Vertical):
         labels = [*preview.header, *(f"column {n}" for n in range(len(preview.header), width))]
         rows = [[cell_text(value) for value in row] for row in preview.rows]
         # Each column as wide as its widest cell, given, not left for the table to
-        # measure: a frame drawn before it measured kept the narrower columns.
+        # measure: a frame drawn before it measured kept the narrower columns (and a
+        # FixedTable skips that measuring).
         for n, label in enumerate(labels):
             widest = max((cell_len(row[n]) for row in rows if n < len(row)), default=0)
             name = cell_text(label)
