@@ -194,6 +194,31 @@ async def test_escape_leaves_the_batch_running_and_the_bar_names_it(tmp_path: Pa
         await wait_for(pilot, lambda: app.live[batch.id].status.is_terminal, timeout=30)
 
 
+async def test_the_bar_names_a_launched_batch_before_its_run_begins(tmp_path: Path) -> None:
+    """The dashboard of a batch just launched has its running bar from its first frame:
+    a bar appearing a moment later (once the runner's worker starts) would make Textual
+    lay out and draw the whole screen again, keys waiting meanwhile."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        held: list[str] = []
+        start = app.runs._start
+        app.runs._start = held.append  # type: ignore[method-assign]  # begins when told
+        batch = await new_batch(app, 2, name="early bar")
+        await app.launch(batch)
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        await pilot.pause()
+        runner = app.services.runner
+        assert runner is not None and batch.id not in runner.running and held == [batch.id]
+        bar = app.screen.query_one("RunningBar")
+        assert bar.has_class("-active")
+        assert "early bar 0/2" in str(bar.render())
+        start(held[0])
+        await wait_for(pilot, lambda: app.live[batch.id].status.is_terminal, what="batch end")
+        assert app.runs.started_here() == []
+        await wait_for(pilot, lambda: not bar.has_class("-active"), what="the bar hidden")
+
+
 async def test_names_with_markup_brackets_are_shown_as_text(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from uuid import uuid4
 
 from engine_support import fast_simulator
 from rich.text import Text
@@ -26,7 +27,15 @@ from tui_support import OneTable, live_table, make_app, new_batch, wait_for
 
 from amc_tui.amc.simulator import SimulatorConfig
 from amc_tui.amc.simulator.config import SimInstance
-from amc_tui.domain import Batch, BatchCounts, BatchStatus, Execution, ExecutionStatus, utc_now
+from amc_tui.domain import (
+    Batch,
+    BatchCounts,
+    BatchStatus,
+    Execution,
+    ExecutionStatus,
+    QuerySpec,
+    utc_now,
+)
 from amc_tui.engine.events import ExecutionChanged
 from amc_tui.tui.app import AmcApp
 from amc_tui.tui.collector import YOUNG_THRESHOLD
@@ -489,3 +498,35 @@ async def test_the_rows_in_sight_come_first_and_the_others_just_after(tmp_path: 
         assert str(screen.table.get_cell(str(later.id), "state")) == str(
             execution_state(ExecutionStatus.SUBMITTING)
         )
+
+
+def test_has_failures_follows_the_counts_as_executions_change() -> None:
+    """Asked at each key press and footer drawing, it reads the counts kept as rows
+    change, and agrees with the walk over the rows (``failed_ids``) at every step."""
+    batch = Batch(name="b", query=QuerySpec(sql="SELECT 1"))
+    batch.executions = [
+        Execution(
+            id=i + 1,
+            batch_id=batch.id,
+            instance_uuid=uuid4(),
+            instance_id=f"amcinst{i:04d}",
+            instance_name=f"instance {i}",
+        )
+        for i in range(3)
+    ]
+    live = LiveBatch(batch, here=True)
+    now = utc_now()
+    assert not live.has_failures()
+    first, second, _ = batch.executions
+    steps = [
+        (first, ExecutionStatus.SUBMITTING, False),
+        (first, ExecutionStatus.FAILED, True),
+        (second, ExecutionStatus.SUBMITTING, True),
+        (second, ExecutionStatus.UNKNOWN, True),
+    ]
+    for ex, status, expected in steps:
+        current = live.rows[ex.id or 0].execution
+        live.apply(moved(current, status, attempts=1), now)
+        assert live.has_failures() is expected
+        assert live.has_failures() is bool(live.failed_ids())
+    assert sorted(live.failed_ids()) == ["amcinst0000", "amcinst0001"]

@@ -53,6 +53,19 @@ class BatchRuns:
             return []
         return [app.live[b] for b in runner.running if b in app.live]
 
+    def started_here(self) -> list[LiveBatch]:
+        """:meth:`running_here`, then the batches launched here whose run has not begun
+        yet (its worker starts a moment after the dashboard opens): what the running
+        bar shows, so that it is there from the dashboard's first frame instead of
+        appearing a moment later and making Textual lay out and draw the screen again."""
+        running = self.running_here()
+        ids = {live.id for live in running}
+        return running + [
+            live
+            for live in self.app.live.values()
+            if live.here and live.id not in ids and not live.status.is_terminal
+        ]
+
     async def track(self, batch_id: str) -> LiveBatch | None:
         """The batch's live state, read from the store if not yet known."""
         app = self.app

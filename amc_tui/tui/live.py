@@ -180,6 +180,12 @@ class LiveBatch:
             return None
         return elapsed * (counts.total - done) / done
 
+    def has_failures(self) -> bool:
+        """Whether any execution did not succeed (failed or unknown), from the counts:
+        asked for each key press and footer drawing, it must not walk the rows."""
+        by = self._by_status
+        return by[ExecutionStatus.FAILED] + by[ExecutionStatus.UNKNOWN] > 0
+
     def failed_ids(self) -> list[str]:
         """AMC instance ids of the executions that did not succeed (failed or unknown)."""
         return [

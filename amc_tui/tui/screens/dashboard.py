@@ -257,7 +257,7 @@ class DashboardScreen(AmcScreen):
         if self.failures_only:
             shown = self.table.row_count
             parts.append(f"failures only: {shown} of {len(self.live.rows)} (f shows all)")
-        if self.live.is_finished and self.live.failed_ids():
+        if self.live.is_finished and self.live.has_failures():
             parts.append("r retries the failed ones as a new batch")
         elif not self.live.is_finished and not self.amc_app.read_only:
             parts.append("c cancels · escape goes back, the batch keeps running")
@@ -330,7 +330,7 @@ class DashboardScreen(AmcScreen):
         if action == "cancel_batch":
             return None if self.live.status.is_terminal else True
         if action == "retry_failed":
-            return True if self.live.failed_ids() else None
+            return True if self.live.has_failures() else None
         return True
 
     def action_cancel_batch(self) -> None:

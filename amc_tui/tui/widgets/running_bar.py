@@ -1,4 +1,6 @@
-"""RunningBar: one line above the footer naming the batches running in this process.
+"""RunningBar: one line above the footer naming the batches running in this process
+(and one launched here whose run is about to begin:
+:meth:`~amc_tui.tui.batch_runs.BatchRuns.started_here`).
 
 It is redrawn when a batch changes (:class:`~amc_tui.tui.messages.BatchUpdated`
 reaches its screen, up to 20 times a second) and once a second for the elapsed times;
@@ -45,7 +47,7 @@ class RunningBar(Static):
         app = cast("AmcApp", self.app)
         if not app.is_visible(self.screen):
             return  # redrawn when its screen is shown again (see _screen_changed)
-        running = app.runs.running_here() if app.ready else []
+        running = app.runs.started_here() if app.ready else []
         if bool(running) != self.has_class("-active"):
             self.set_class(bool(running), "-active")
         text = Text()
