@@ -20,6 +20,12 @@ one of the four an execution makes on a clean run, with ``synchronous=FULL``:
   changes/s, store commits per change, process CPU time per change (all threads) and
   the ratio to the baseline.
 
+- **floor, burst N** (``--floor``, on by default): the same N tasks through the same
+  calls, but the store's worker answers every write of a group at once without running
+  it (no SQL, no commit): the cost of the tasks, of ``asyncio`` and of handing writes
+  to the worker thread and answers back, alone.  Not a store: it shows how much of a
+  change's time is left for SQLite, and the best ratio any SQL could reach here.
+
 Each run measures every case right after a baseline of its own, each on a fresh file,
 and a case's ratio is taken to that baseline: the machine this was written on is
 shared, and its speed moves by a third from one second to the next, so a baseline
@@ -45,6 +51,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from amc_tui.domain import Batch, Execution, ExecutionStatus, QuerySpec, utc_now
 from amc_tui.store.codec import to_db_time
@@ -175,6 +183,52 @@ async def ours(path: Path, ids: list[int], in_flight: int) -> Figure:
     return Figure(len(ids) * CHANGES_PER_EXECUTION, seconds, commits, cpu)
 
 
+class AnswerAtOnce:
+    """While in effect, the store's worker answers each write without running it
+    (``start_attempt`` with an attempt numbered 1, the others with None): the floor case.
+    """
+
+    def __enter__(self) -> None:
+        from amc_tui.store import worker
+        from amc_tui.store.coalesce import Kind, MergeableWrite
+
+        self._saved = worker.StoreWorker._run_queued
+
+        def answer_at_once(self: worker.StoreWorker) -> None:
+            with self._lock:
+                group, self._queue = self._queue, []
+                self._group_scheduled = False
+            answers: list[tuple[Any, object]] = []
+            for write in group:
+                work = write.work
+                start = isinstance(work, MergeableWrite) and work.kind is Kind.START
+                answers.append((write, (None, SimpleNamespace(number=1)) if start else None))
+            self._answer(answers, [])
+
+        worker.StoreWorker._run_queued = answer_at_once  # type: ignore[method-assign]
+
+    def __exit__(self, *exc: object) -> None:
+        from amc_tui.store import worker
+
+        worker.StoreWorker._run_queued = self._saved  # type: ignore[method-assign]
+
+
+async def floor(path: Path, ids: list[int], in_flight: int) -> Figure:
+    """``in_flight`` tasks driving the executions through a store answering at once."""
+    async with await HistoryStore.open(path) as store:
+        todo = iter(ids)
+
+        async def task() -> None:
+            for execution_id in todo:
+                await drive(store, execution_id)
+
+        with AnswerAtOnce():
+            began, cpu = time.perf_counter(), time.process_time()
+            await asyncio.gather(*(task() for _ in range(in_flight)))
+            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return Figure(len(ids) * CHANGES_PER_EXECUTION, seconds, 0, cpu)
+
+
 def store_batch_id(path: Path) -> str:
     conn = sqlite3.connect(path)
     try:
@@ -220,6 +274,10 @@ def store_case(in_flight: int) -> Case:
     return lambda path, ids: asyncio.run(ours(path, ids, in_flight))
 
 
+def floor_case(in_flight: int) -> Case:
+    return lambda path, ids: asyncio.run(floor(path, ids, in_flight))
+
+
 def median_figure(figures: list[Figure]) -> Figure:
     return sorted(figures, key=lambda f: f.rate)[len(figures) // 2]
 
@@ -243,10 +301,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--runs", type=int, default=3, help="runs of every case; medians kept")
     parser.add_argument("--dir", type=Path, default=None, help="where the files go (default: tmp)")
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the floor: the largest burst through a store answering at once",
+    )
     args = parser.parse_args(argv)
     bursts = [int(b) for b in args.bursts.split(",") if b.strip()]
     cases: dict[str, Case] = {"sequential (1 in flight)": store_case(1)}
     cases.update({f"burst of {b} in flight": store_case(b) for b in bursts})
+    floor_label = f"floor, burst of {max(bursts)}" if args.floor and bursts else None
+    if floor_label is not None:
+        cases[floor_label] = floor_case(max(bursts))
     with tempfile.TemporaryDirectory(prefix="amc-tui-bench-", dir=args.dir) as tmp:
         directory = Path(tmp)
         print(
@@ -272,11 +339,22 @@ def main(argv: list[str] | None = None) -> int:
                 ratios[label].append(fig.rate / base.rate)
         print(describe("baseline, sqlite3 loop, 1 commit/change", bases, None))
         for label in cases:
-            print(describe(f"HistoryStore, {label}", figures[label], ratios[label]))
+            if label != floor_label:
+                print(describe(f"HistoryStore, {label}", figures[label], ratios[label]))
         print(
             "  (sequential: each change awaits its own commit, so one commit per change is "
             "its floor; a burst of N shares a commit among at most N changes)"
         )
+        if floor_label is not None:
+            fig = median_figure(figures[floor_label])
+            print(describe(f"no store: {floor_label}", figures[floor_label], ratios[floor_label]))
+            print(
+                f"  (the tasks, asyncio and the hand-off to the worker thread alone, no SQL: "
+                f"{fig.seconds / fig.changes * 1e6:.1f} us a change; a store at {TARGET:g}x "
+                f"this run's baseline has "
+                f"{statistics.median(b.seconds / b.changes for b in bases) / TARGET * 1e6:.1f}"
+                " us a change in all)"
+            )
         for burst in bursts:
             ratio = statistics.median(ratios[f"burst of {burst} in flight"])
             verdict = "met" if ratio >= TARGET else "not met"
