@@ -163,19 +163,25 @@ async def drive(store: HistoryStore, execution_id: int) -> None:
     await store.transition_execution(execution_id, S.SUCCEEDED)
 
 
+async def drive_all(store: HistoryStore, ids: list[int], in_flight: int) -> tuple[float, float]:
+    """``in_flight`` tasks, each driving the next execution not yet taken; the wall
+    seconds and the process's CPU seconds they took."""
+    todo = iter(ids)
+
+    async def task() -> None:
+        for execution_id in todo:
+            await drive(store, execution_id)
+
+    began, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(task() for _ in range(in_flight)))
+    return time.perf_counter() - began, time.process_time() - cpu
+
+
 async def ours(path: Path, ids: list[int], in_flight: int) -> Figure:
-    """``in_flight`` tasks, each driving the next execution not yet taken."""
+    """The executions driven through the real store, ``in_flight`` at a time."""
     async with await HistoryStore.open(path) as store:
-        todo = iter(ids)
-
-        async def task() -> None:
-            for execution_id in todo:
-                await drive(store, execution_id)
-
         commits = store.commit_count
-        began, cpu = time.perf_counter(), time.process_time()
-        await asyncio.gather(*(task() for _ in range(in_flight)))
-        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+        seconds, cpu = await drive_all(store, ids, in_flight)
         commits = store.commit_count - commits
         final = await store.list_executions(store_batch_id(path))
     if any(e.status is not S.SUCCEEDED for e in final) or len(final) != len(ids):
@@ -216,16 +222,8 @@ class AnswerAtOnce:
 async def floor(path: Path, ids: list[int], in_flight: int) -> Figure:
     """``in_flight`` tasks driving the executions through a store answering at once."""
     async with await HistoryStore.open(path) as store:
-        todo = iter(ids)
-
-        async def task() -> None:
-            for execution_id in todo:
-                await drive(store, execution_id)
-
         with AnswerAtOnce():
-            began, cpu = time.perf_counter(), time.process_time()
-            await asyncio.gather(*(task() for _ in range(in_flight)))
-            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+            seconds, cpu = await drive_all(store, ids, in_flight)
     return Figure(len(ids) * CHANGES_PER_EXECUTION, seconds, 0, cpu)
 
 
