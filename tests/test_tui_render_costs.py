@@ -5,14 +5,26 @@ tests assert the behaviour those times rest on.)"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+from store_support import make_batch
 from textual.app import App, ComposeResult
 from textual.command import CommandPalette
+from textual.screen import Screen
 from textual.widgets import DataTable
 from tui_support import make_app, tui_settings, wait_for
 
+from amc_tui.tui.app import AmcApp
+from amc_tui.tui.screens.confirm import ConfirmScreen
+from amc_tui.tui.screens.dialogs import (
+    ConfirmDialog,
+    PromptScreen,
+    QuitScreen,
+    ResumeOfferScreen,
+)
 from amc_tui.tui.screens.history import HistoryScreen
 from amc_tui.tui.screens.instances import InstancesScreen
 from amc_tui.tui.widgets.footer import KeysFooter
@@ -171,3 +183,69 @@ async def test_h_reads_the_first_page_once_before_the_screen_shows(tmp_path: Pat
         screen = app.screen
         assert isinstance(screen, HistoryScreen)
         assert screen.table.row_count == 3
+
+
+# --- the focus from the first frame -----------------------------------------------------
+
+
+async def _history(app: AmcApp) -> Screen[Any]:
+    await app.services.store.create_batch(make_batch(["one", "two"]))
+    return await app.history_screen()
+
+
+async def _confirm(app: AmcApp) -> Screen[Any]:
+    return ConfirmScreen((await app.services.instances())[:2])
+
+
+async def _quit(app: AmcApp) -> Screen[Any]:
+    return QuitScreen([])
+
+
+async def _resume(app: AmcApp) -> Screen[Any]:
+    return ResumeOfferScreen([])
+
+
+async def _confirm_dialog(app: AmcApp) -> Screen[Any]:
+    return ConfirmDialog("Cancel the batch?")
+
+
+async def _prompt(app: AmcApp) -> Screen[Any]:
+    return PromptScreen("File name")
+
+
+@pytest.mark.parametrize(
+    ("make", "focused"),
+    [
+        (_history, "#history-table"),
+        (_confirm, "#source"),
+        (_confirm_dialog, "#no"),
+        (_quit, "#stay"),
+        (_resume, "SelectionList"),
+        (_prompt, "Input"),
+    ],
+)
+async def test_a_screen_has_its_focus_from_its_first_frame(
+    tmp_path: Path, make: Callable[[AmcApp], Awaitable[Screen[Any]]], focused: str
+) -> None:
+    """Each frame of a screen just put up is drawn with the focus where the screen keeps
+    it, not first on the first widget that takes focus (a search box, a scroll box, the
+    dialog's "yes"), moved a moment later: Textual would then restyle both widgets and
+    draw the screen again (the history's table a second time: 30-60 ms)."""
+    app = make_app(tmp_path, offer_resume=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1)
+        screen = await make(app)
+        drawn_with: list[object] = []
+        draw = screen._compositor_refresh
+
+        def frame() -> None:
+            drawn_with.append(screen.focused)
+            draw()
+
+        screen._compositor_refresh = frame  # type: ignore[method-assign]
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: len(drawn_with) >= 2, what="two frames")
+        await pilot.pause()
+        wanted = screen.query_one(focused)
+        assert screen.focused is wanted
+        assert all(widget is wanted for widget in drawn_with), drawn_with

@@ -69,6 +69,9 @@ OPTION_WORDS = (
 class ConfirmScreen(AmcScreen):
     """Check and launch a batch on ``instances`` (a ``query`` given prefills a rerun)."""
 
+    # The query picker, not the form's scroll box (the first that takes focus): focus
+    # moved after the first frame made Textual draw the screen again.
+    AUTO_FOCUS = "#source"
     HELP_TITLE = "Confirm the batch"
     HELP = (
         "Choose the query (a library query fills the SQL, which you may edit; or type SQL; "

@@ -23,6 +23,9 @@ from amc_tui.tui.live import LiveBatch
 class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question; ``y`` answers yes, ``n`` or ``escape`` no."""
 
+    # Focused as the screen is composed (``on_mount`` focuses it a moment later, after
+    # a first frame with the focus elsewhere, then Textual draws it again).
+    AUTO_FOCUS = "#no"
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="yes"),
         Binding("n", "answer(False)", "No", id="no"),
@@ -55,6 +58,7 @@ class ConfirmDialog(ModalScreen[bool]):
 class QuitScreen(ModalScreen[str]):
     """Batches are running: cancel them, leave them running on AMC, or stay."""
 
+    AUTO_FOCUS = "#stay"  # as ConfirmDialog's
     BINDINGS = [
         Binding("c", "choose('cancel')", "Cancel batches", id="quit-cancel"),
         Binding("l", "choose('leave')", "Leave running", id="quit-leave"),

@@ -44,6 +44,9 @@ FILTER_DELAY = 0.25
 class HistoryScreen(AmcScreen):
     """Every batch, newest first; see the module docstring."""
 
+    # The table, not the search box first: focus moving to the table after the first
+    # frame made Textual restyle both and draw the whole table again (30-60 ms).
+    AUTO_FOCUS = "#history-table"
     HELP_TITLE = "History"
     HELP = (
         "Every batch, newest first; more are read from the history as the cursor nears "
