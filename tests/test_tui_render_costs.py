@@ -249,3 +249,33 @@ async def test_a_screen_has_its_focus_from_its_first_frame(
         wanted = screen.query_one(focused)
         assert screen.focused is wanted
         assert all(widget is wanted for widget in drawn_with), drawn_with
+
+
+async def test_the_history_draws_its_rows_without_datatable_s_cell_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The history's cells are texts its table lays out the short way (``RowDrawing``):
+    DataTable's own cell path (Rich's padding and cutting layers, a ``str`` parsed as
+    markup) draws only the header, so the first frame after ``h`` costs a third."""
+    body_cells: list[int] = []
+    datatable_cell = DataTable._render_cell
+
+    def counted(self: DataTable[Any], row_index: int, *args: Any, **kwargs: Any) -> Any:
+        if row_index >= 0 and self.id == "history-table":
+            body_cells.append(row_index)
+        return datatable_cell(self, row_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counted)
+    app = make_app(tmp_path, offer_resume=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1)
+        for n in range(3):
+            await app.services.store.create_batch(make_batch(["a", "b"], name=f"weekly {n}"))
+        await app.action_history()
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await wait_for(pilot, lambda: screen.table.row_count == 3, what="the rows")
+        await pilot.pause()
+        lines = [screen.table.render_line(y).text for y in range(1, 4)]
+        assert all("weekly" in line for line in lines), lines
+        assert body_cells == []

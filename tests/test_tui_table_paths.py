@@ -23,7 +23,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import DuplicateKey
 from tui_support import OneTable, live_table
 
-from amc_tui.tui.widgets.row_drawing import laid_out_plainly
+from amc_tui.tui.widgets.row_drawing import RowDrawing, laid_out_plainly
 from amc_tui.tui.widgets.table import FixedTable
 
 COLUMNS = (("state", 12), ("name", 14), ("try", 3), ("note", 9))
@@ -247,3 +247,27 @@ async def test_a_drawing_works_the_table_style_out_once_not_once_a_line(
         assert len(strips) == table.size.height > 10
         assert walks.count(table) == 1
         assert table.rich_style == dom_style.fget(table)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cursor_row", [0, 3])
+@pytest.mark.parametrize("padding", [0, 1])
+async def test_a_row_drawing_table_draws_what_a_plain_table_draws(
+    cursor_row: int, padding: int
+) -> None:
+    """The history's table (a ``RowDrawing``, no cell padding) and the dashboard's base:
+    every line the same segments as a ``FixedTable`` (DataTable's drawing) holding the
+    same rows."""
+    seen = []
+    for kind in (FixedTable, RowDrawing):
+        app = OneTable(kind)
+        async with app.run_test(size=(60, 24)) as pilot:
+            table = app.table
+            table.cell_padding = padding
+            with_columns(table)
+            table.add_plain_rows(awkward_rows())
+            table.move_cursor(row=cursor_row)
+            await pilot.pause()
+            seen.append(drawing(table))
+    plain, short = seen
+    assert short == plain
+    assert len(plain) == 20 and any(segments for segments in plain)

@@ -29,8 +29,8 @@ from amc_tui.tui.screens.base import AmcScreen, taken_down
 from amc_tui.tui.screens.history_export import MergeProgress, export_executions, start_merge
 from amc_tui.tui.screens.history_rows import COLUMNS, HEADINGS, column_widths, row_cells, took
 from amc_tui.tui.widgets.footer import KeysFooter
+from amc_tui.tui.widgets.row_drawing import RowDrawing
 from amc_tui.tui.widgets.running_bar import RunningBar
-from amc_tui.tui.widgets.table import FixedTable
 from amc_tui.tui.widgets.title_bar import TitleBar
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class HistoryScreen(AmcScreen):
         with Horizontal(id="history-filter-line"):
             yield Static("Search:", id="history-filter-label")
             yield Input(placeholder="part of a batch id or name", id="history-filter")
-        yield FixedTable(id="history-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        yield RowDrawing(id="history-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
         yield MergeProgress()
         yield Static("Loading…", id="history-status")
         yield RunningBar()
@@ -133,7 +133,7 @@ class HistoryScreen(AmcScreen):
 
     # --- rows -------------------------------------------------------------------------
 
-    def cells(self, summary: BatchSummary) -> list[Text | str]:
+    def cells(self, summary: BatchSummary) -> list[Text]:
         return row_cells(summary, self.widths, self.amc_app.now())
 
     def show_rows(self, summaries: list[BatchSummary], *, keep: str | None) -> None:

@@ -46,23 +46,24 @@ def counts_cell(counts: BatchCounts) -> Text:
     return text
 
 
-def took(summary: BatchSummary, now: datetime) -> str:
+def took(summary: BatchSummary, now: datetime) -> Text:
     """Run time: start (or creation) to finish, or so far for a running batch."""
     start = summary.started_at or summary.created_at
     if summary.finished_at is not None:
-        return format_duration((summary.finished_at - start).total_seconds())
+        return Text(format_duration((summary.finished_at - start).total_seconds()))
     if summary.status is BatchStatus.RUNNING:
-        return format_duration((now - start).total_seconds())
-    return "-"
+        return Text(format_duration((now - start).total_seconds()))
+    return Text("-")
 
 
-def row_cells(summary: BatchSummary, widths: dict[str, int], now: datetime) -> list[Text | str]:
-    """The row's cells, in :data:`COLUMNS` order, for the content ``widths``."""
+def row_cells(summary: BatchSummary, widths: dict[str, int], now: datetime) -> list[Text]:
+    """The row's cells, in :data:`COLUMNS` order, for the content ``widths``: texts, which
+    the table lays out the short way (a ``str`` would be parsed as markup first)."""
     created = local_time(summary.created_at)
     return [
         Text(summary.id),  # read back from the store: text, whatever it holds
-        Text(clip(summary.name or "-", widths["name"])),  # a str would be markup
-        created if widths["created"] >= len(created) else created[5:],
+        Text(clip(summary.name or "-", widths["name"])),
+        Text(created if widths["created"] >= len(created) else created[5:]),
         took(summary, now),
         batch_state(summary.status),
         counts_cell(summary.counts),

@@ -275,14 +275,8 @@ class LiveTable(RowDrawing):
             self._pseudo_class_state,
         )
         lines = self._cells.get(key)
-        if lines is None:
-            lines = self._render_text_cell(
-                row_key, row_index, column_index, base_style, width, cursor, hover
-            )
-            if lines is None:
-                lines = super()._render_cell(
-                    row_index, column_index, base_style, width, cursor, hover
-                )
+        if lines is None:  # a text the short way (RowDrawing), any other cell as DataTable
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
             self._cells.set(key, lines)
         return lines
 

@@ -6,7 +6,10 @@ Textual's :class:`~textual.widgets.DataTable` draws every cell through Rich's
 the cursor's styles to each segment through two generators, and works out, for every
 line it draws, the styles of headers, row labels and fixed columns whether the table
 has them or not.  A dashboard's first frame draws some 200 cells cold (each instance
-name, AMC id and message is new), which made that frame take tens of milliseconds.
+name, AMC id and message is new), which made that frame take tens of milliseconds;
+the history's first frame as many (the dashboard's table is a
+:class:`~amc_tui.tui.widgets.live_table.LiveTable`, which extends this; the history's
+is one of these).
 
 For a body cell holding one line of text, :class:`RowDrawing` gives the same segments
 (styles and metadata included) a shorter way: a text with one style that fits is laid
@@ -91,6 +94,26 @@ class RowDrawing(FixedTable):
             return super().render_lines(crop)
         finally:
             self._style_of_pass = None
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        """A body cell holding one line of text the short way (:meth:`_render_text_cell`);
+        any other cell (the header, a row label, anything but a text) as DataTable does."""
+        row_key = self._row_locations.get_key(row_index)
+        if row_key is not None and self._column_locations.get_key(column_index) is not None:
+            lines = self._render_text_cell(
+                row_key, row_index, column_index, base_style, width, cursor, hover
+            )
+            if lines is not None:
+                return lines
+        return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
 
     def _render_text_cell(
         self,
