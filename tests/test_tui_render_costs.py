@@ -279,3 +279,29 @@ async def test_the_history_draws_its_rows_without_datatable_s_cell_path(
         lines = [screen.table.render_line(y).text for y in range(1, 4)]
         assert all("weekly" in line for line in lines), lines
         assert body_cells == []
+
+
+async def test_the_instances_are_drawn_without_datatable_s_cell_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the history's: the instances' cells are texts laid out the short way, on the
+    first frame and on each one after ``space`` (a selection changes a cell, and a
+    DataTable draws all its lines in sight again)."""
+    body_cells: list[int] = []
+    datatable_cell = DataTable._render_cell
+
+    def counted(self: DataTable[Any], row_index: int, *args: Any, **kwargs: Any) -> Any:
+        if row_index >= 0 and self.id == "instances":
+            body_cells.append(row_index)
+        return datatable_cell(self, row_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counted)
+    app = make_app(tmp_path, offer_resume=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1)
+        screen = app.screen
+        assert isinstance(screen, InstancesScreen)
+        await wait_for(pilot, lambda: screen.table.row_count > 0, what="the instances")
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "[x]" in screen.table.render_line(1).text, what="marked")
+        assert body_cells == []

@@ -172,7 +172,7 @@ class InstancesScreen(AmcScreen):
             table.move_cursor(row=table.get_row_index(keep))
         self.refresh_counter()
 
-    def cells(self, instance: Instance) -> tuple[Text | str, ...]:
+    def cells(self, instance: Instance) -> tuple[Text, ...]:
         mark = self.mark(instance.instance_id)
         return row_cells(instance, self._widths, mark, self.result(instance))
 

@@ -15,7 +15,7 @@ from textual.binding import Binding
 
 from amc_tui.domain import Execution, Instance, InstanceType
 from amc_tui.tui.format import clip, execution_state, since
-from amc_tui.tui.widgets.table import FixedTable
+from amc_tui.tui.widgets.row_drawing import RowDrawing
 
 COLUMNS = ("mark", "name", "amc_id", "type", "region", "result")
 LABELS = ("Sel", "Name", "AMC id", "Type", "Region", "Last result")
@@ -26,7 +26,7 @@ WIDE_FROM = 100
 SHORT_TYPE = {InstanceType.STANDARD: "STD", InstanceType.SANDBOX: "SBX"}
 
 
-class InstancesTable(FixedTable):
+class InstancesTable(RowDrawing):
     """The instances: ``enter`` goes on to the query of a new batch (a plain table's
     ``enter`` selects the row).  A binding of the table, not a priority one of the
     screen: a priority binding runs as soon as the app reads the key, ahead of the
@@ -72,7 +72,7 @@ def matches(instance: Instance, needle: str) -> bool:
 
 def row_cells(
     instance: Instance, widths: dict[str, int], mark: Text, result: Text
-) -> tuple[Text | str, ...]:
+) -> tuple[Text, ...]:
     """The row's cells, in :data:`COLUMNS` order, for the content ``widths``; the mark
     (:func:`mark_cell`) and the last result (:func:`result_cell`) are given."""
     return (

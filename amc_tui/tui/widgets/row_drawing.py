@@ -7,9 +7,9 @@ the cursor's styles to each segment through two generators, and works out, for e
 line it draws, the styles of headers, row labels and fixed columns whether the table
 has them or not.  A dashboard's first frame draws some 200 cells cold (each instance
 name, AMC id and message is new), which made that frame take tens of milliseconds;
-the history's first frame as many (the dashboard's table is a
+the history's and the instances' first frames as many (the dashboard's table is a
 :class:`~amc_tui.tui.widgets.live_table.LiveTable`, which extends this; the history's
-is one of these).
+and the instances' tables are ones of these).
 
 For a body cell holding one line of text, :class:`RowDrawing` gives the same segments
 (styles and metadata included) a shorter way: a text with one style that fits is laid
