@@ -251,21 +251,28 @@ async def test_a_screen_has_its_focus_from_its_first_frame(
         assert all(widget is wanted for widget in drawn_with), drawn_with
 
 
+def body_cells_drawn_by_datatable(monkeypatch: pytest.MonkeyPatch, table_id: str) -> list[int]:
+    """The rows of the body cells of table ``table_id`` that DataTable's own cell path
+    (Rich's padding and cutting layers, a ``str`` parsed as markup) draws from now on."""
+    rows: list[int] = []
+    datatable_cell = DataTable._render_cell
+
+    def counted(self: DataTable[Any], row_index: int, *args: Any, **kwargs: Any) -> Any:
+        if row_index >= 0 and self.id == table_id:
+            rows.append(row_index)
+        return datatable_cell(self, row_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counted)
+    return rows
+
+
 async def test_the_history_draws_its_rows_without_datatable_s_cell_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The history's cells are texts its table lays out the short way (``RowDrawing``):
-    DataTable's own cell path (Rich's padding and cutting layers, a ``str`` parsed as
-    markup) draws only the header, so the first frame after ``h`` costs a third."""
-    body_cells: list[int] = []
-    datatable_cell = DataTable._render_cell
-
-    def counted(self: DataTable[Any], row_index: int, *args: Any, **kwargs: Any) -> Any:
-        if row_index >= 0 and self.id == "history-table":
-            body_cells.append(row_index)
-        return datatable_cell(self, row_index, *args, **kwargs)
-
-    monkeypatch.setattr(DataTable, "_render_cell", counted)
+    DataTable's own cell path draws only the header, so the first frame after ``h``
+    costs a third."""
+    body_cells = body_cells_drawn_by_datatable(monkeypatch, "history-table")
     app = make_app(tmp_path, offer_resume=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1)
@@ -287,15 +294,7 @@ async def test_the_instances_are_drawn_without_datatable_s_cell_path(
     """As the history's: the instances' cells are texts laid out the short way, on the
     first frame and on each one after ``space`` (a selection changes a cell, and a
     DataTable draws all its lines in sight again)."""
-    body_cells: list[int] = []
-    datatable_cell = DataTable._render_cell
-
-    def counted(self: DataTable[Any], row_index: int, *args: Any, **kwargs: Any) -> Any:
-        if row_index >= 0 and self.id == "instances":
-            body_cells.append(row_index)
-        return datatable_cell(self, row_index, *args, **kwargs)
-
-    monkeypatch.setattr(DataTable, "_render_cell", counted)
+    body_cells = body_cells_drawn_by_datatable(monkeypatch, "instances")
     app = make_app(tmp_path, offer_resume=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_for(pilot, lambda: app.ready and len(app.screen_stack) > 1)
