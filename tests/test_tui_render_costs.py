@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.widgets import DataTable
-from tui_support import make_app, tui_settings, wait_for
+from tui_support import body_cells_drawn_by_datatable, make_app, tui_settings, wait_for
 
 from amc_tui.tui.app import AmcApp
 from amc_tui.tui.screens.confirm import ConfirmScreen
@@ -249,21 +249,6 @@ async def test_a_screen_has_its_focus_from_its_first_frame(
         wanted = screen.query_one(focused)
         assert screen.focused is wanted
         assert all(widget is wanted for widget in drawn_with), drawn_with
-
-
-def body_cells_drawn_by_datatable(monkeypatch: pytest.MonkeyPatch, table_id: str) -> list[int]:
-    """The rows of the body cells of table ``table_id`` that DataTable's own cell path
-    (Rich's padding and cutting layers, a ``str`` parsed as markup) draws from now on."""
-    rows: list[int] = []
-    datatable_cell = DataTable._render_cell
-
-    def counted(self: DataTable[Any], row_index: int, *args: Any, **kwargs: Any) -> Any:
-        if row_index >= 0 and self.id == table_id:
-            rows.append(row_index)
-        return datatable_cell(self, row_index, *args, **kwargs)
-
-    monkeypatch.setattr(DataTable, "_render_cell", counted)
-    return rows
 
 
 async def test_the_history_draws_its_rows_without_datatable_s_cell_path(

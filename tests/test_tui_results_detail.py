@@ -25,7 +25,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import DataTable, ProgressBar
 from tui_seed import fixed_clock, seeded_in_utc
-from tui_support import make_app, new_batch, tui_settings, wait_for
+from tui_support import body_cells_drawn_by_datatable, make_app, new_batch, tui_settings, wait_for
 
 from amc_tui.domain import ExecutionStatus
 from amc_tui.engine.download_progress import DownloadPhase, DownloadUpdate
@@ -135,6 +135,23 @@ async def test_a_succeeded_execution_downloads_and_previews_its_result(tmp_path:
         assert app.focused is detail.query_one(ResultPreview).table
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+
+async def test_the_preview_is_drawn_without_datatable_s_cell_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preview's values are texts its table (a ``RowDrawing``) lays out the short way,
+    as the dashboard's and the history's: DataTable's own path draws only the header."""
+    body_cells = body_cells_drawn_by_datatable(monkeypatch, "preview-table")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        detail = await previewed(app, pilot)
+        table = detail.query_one(ResultPreview).table
+        await wait_for(pilot, lambda: table.row_count > 0, what="the preview's rows")
+        await pilot.pause()
+        _, rows = table_cells(app)
+        assert rows and rows[0][0][:5] in table.render_line(1).text
+        assert body_cells == []
 
 
 async def test_the_preview_reads_only_the_first_rows_and_keeps_values_on_one_line(

@@ -15,9 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from engine_support import SQL, WINDOW, fast_engine, fast_simulator
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from amc_tui.amc.simulator import AmcSimulator, SimulatorConfig
 from amc_tui.domain import Batch, utc_now
@@ -114,3 +116,18 @@ async def live_table(size: tuple[int, int]) -> AsyncIterator[tuple[Pilot[None], 
         table = app.table
         assert isinstance(table, LiveTable)
         yield pilot, table
+
+
+def body_cells_drawn_by_datatable(monkeypatch: pytest.MonkeyPatch, table_id: str) -> list[int]:
+    """The rows of the body cells of table ``table_id`` that DataTable's own cell path
+    (Rich's padding and cutting layers, a ``str`` parsed as markup) draws from now on."""
+    rows: list[int] = []
+    datatable_cell = DataTable._render_cell
+
+    def counted(self: DataTable[Any], row_index: int, *args: Any, **kwargs: Any) -> Any:
+        if row_index >= 0 and self.id == table_id:
+            rows.append(row_index)
+        return datatable_cell(self, row_index, *args, **kwargs)
+
+    monkeypatch.setattr(DataTable, "_render_cell", counted)
+    return rows

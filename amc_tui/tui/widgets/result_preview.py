@@ -31,6 +31,7 @@ from textual.widgets import Static
 
 from amc_tui.output import terminal_text
 from amc_tui.tui.format import clip
+from amc_tui.tui.widgets.row_drawing import RowDrawing
 from amc_tui.tui.widgets.table import FixedTable
 
 PREVIEW_ROWS = 50
@@ -115,7 +116,7 @@ class ResultPreview(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="preview-caption", classes="preview-caption")
-        yield FixedTable(id="preview-table", cursor_type="row", zebra_stripes=True)
+        yield RowDrawing(id="preview-table", cursor_type="row", zebra_stripes=True)
 
     @property
     def table(self) -> FixedTable:
