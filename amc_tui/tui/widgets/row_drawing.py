@@ -8,8 +8,8 @@ line it draws, the styles of headers, row labels and fixed columns whether the t
 has them or not.  A dashboard's first frame draws some 200 cells cold (each instance
 name, AMC id and message is new), which made that frame take tens of milliseconds;
 the history's and the instances' first frames as many (the dashboard's table is a
-:class:`~amc_tui.tui.widgets.live_table.LiveTable`, which extends this; the history's
-and the instances' tables are ones of these).
+:class:`~amc_tui.tui.widgets.live_table.LiveTable`, which extends this; the history's,
+the instances' and the result preview's tables are ones of these).
 
 For a body cell holding one line of text, :class:`RowDrawing` gives the same segments
 (styles and metadata included) a shorter way: a text with one style that fits is laid
