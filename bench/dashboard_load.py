@@ -28,7 +28,8 @@ that), and dropped.  Reported, with the target beside each:
 - events per second, wall time, CPU time of the TUI process / wall time (target < 1);
 - frames composed, table rows redrawn, cells updated one by one, and the app's
   messages, against events;
-- peak RSS of the process that ran it (``wait4`` on it; target < 200 MB);
+- peak RSS of the process that ran it (its own ``VmHWM``, see ``bench/own_rss.py``;
+  target < 200 MB);
 - "no event lost": every row of the dashboard's table equals the store (state, try,
   AMC execution id), and so does the header (done count, counts by state).
 
@@ -570,9 +571,12 @@ async def measure(opts: argparse.Namespace) -> dict[str, Any]:
 
 
 def _self_rss_mb() -> float:
-    import resource
+    """This process's own peak RSS (``own_rss``: ``wait4``'s figure also counts the
+    parent's peak)."""
+    from own_rss import inherited_floor_mb, own_peak_rss_mb
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = own_peak_rss_mb()
+    return inherited_floor_mb() if own is None else own
 
 
 def child_main(opts: argparse.Namespace) -> None:
@@ -670,7 +674,8 @@ def run_child(
             sim_cpu = sim.stop() if sim is not None else None
         if child.returncode != 0:
             raise SystemExit(f"the measurement failed (exit {child.returncode})")
-        return json.loads(result_file.read_text()), usage.ru_maxrss / 1024, sim_cpu
+        answer = json.loads(result_file.read_text())
+        return answer, float(answer.get("rss_self_mb") or usage.ru_maxrss / 1024), sim_cpu
 
 
 def percentile(values: list[float], fraction: float) -> float:
