@@ -76,6 +76,19 @@ class EngineEnv:
         engine: EngineSettings | None = None,
         max_concurrency: int | None = None,
     ) -> Batch:
+        """A validated batch on the first ``n`` instances, stored."""
+        built = self.built_batch(n, query=query, engine=engine, max_concurrency=max_concurrency)
+        return await self.store.create_batch(built)
+
+    def built_batch(
+        self,
+        n: int,
+        *,
+        query: QuerySpec | None = None,
+        engine: EngineSettings | None = None,
+        max_concurrency: int | None = None,
+    ) -> Batch:
+        """A validated batch on the first ``n`` instances, not stored."""
         batch, _ = build_batch(
             refs=self.ids(n),
             known=self.instances,
@@ -84,7 +97,7 @@ class EngineEnv:
             profile="demo",
             max_concurrency=max_concurrency,
         )
-        return await self.store.create_batch(batch)
+        return batch
 
     def runner(self, engine: EngineSettings | None = None, **kwargs: Any) -> BatchRunner:
         kwargs.setdefault("lock_dir", self.lock_dir)

@@ -385,6 +385,23 @@ async def test_a_batch_held_by_a_lock_is_refused(env: EngineEnv) -> None:
     assert stored is not None and stored.status is BatchStatus.PENDING
 
 
+async def test_a_batch_added_and_never_run_can_be_left_interrupted(env: EngineEnv) -> None:
+    # What the TUI does with a batch launched a moment before the operator quits,
+    # leaving the batches: its run never begins.
+    batch = env.built_batch(2)
+    runner = env.runner()
+    await runner.add(batch)  # stored, and its lock taken
+    with pytest.raises(BatchBusyError):
+        BatchLock(env.lock_dir, batch.id).acquire()
+    await runner.leave_unrun(batch.id)
+    left = await env.store.get_batch(batch.id)
+    assert left is not None and left.status is BatchStatus.INTERRUPTED
+    assert {ex.status for ex in left.executions} == {S.QUEUED}
+    with BatchLock(env.lock_dir, batch.id):  # free: a resume may take it
+        pass
+    assert sum(env.sim.stats.executions_made_per_instance.values()) == 0
+
+
 async def test_unknown_and_finished_batches(env: EngineEnv) -> None:
     with pytest.raises(InputError, match="batch_nothere"):
         await env.runner().run("batch_nothere")

@@ -73,6 +73,69 @@ async def test_quit_and_cancel_cancels_on_amc_before_leaving(tmp_path: Path) -> 
     assert {ex.status for ex in stored.executions} == {ExecutionStatus.CANCELLED}
 
 
+async def test_quit_right_after_a_launch_asks_and_cancels_it(tmp_path: Path) -> None:
+    # ctrl+q read in the same moment as the launch (typed ahead over a slow link):
+    # the batch's worker has not yet called the runner, and the quit still asks.
+    app = make_app(tmp_path, simulator=fast_simulator(**SLOW))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        batch = await app.runs.start_new(await new_batch(app, 7))
+        assert batch.id not in app.services.runner.running  # type: ignore[union-attr]
+        await app.action_quit()
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
+        quitting = app.screen
+        assert isinstance(quitting, QuitScreen)
+        assert [live.id for live in quitting.running] == [batch.id]
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.is_running, timeout=30, what="exit")
+
+    async with await HistoryStore.open(app.settings.paths.history_db) as store:
+        stored = await store.get_batch(batch.id)
+    assert stored is not None and stored.status is BatchStatus.CANCELLED
+    assert {ex.status for ex in stored.executions} == {ExecutionStatus.CANCELLED}
+
+
+async def test_a_batch_cancelled_before_its_run_begins_never_reaches_amc(tmp_path: Path) -> None:
+    app = make_app(tmp_path, simulator=fast_simulator(**SLOW))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        batch = await app.runs.start_new(await new_batch(app, 7))
+        assert batch.id not in app.services.runner.running  # type: ignore[union-attr]
+        await app.runs.cancel_all()
+        await app.runs.stopped()  # waits for the run that begins cancelled
+        stored = await app.services.store.get_batch(batch.id)
+        assert stored is not None and stored.status is BatchStatus.CANCELLED
+        assert {ex.status for ex in stored.executions} == {ExecutionStatus.CANCELLED}
+        assert not any(ex.amc_execution_id for ex in stored.executions)
+        await pilot.pause()
+
+
+async def test_a_batch_left_before_its_run_begins_is_offered_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    settings = tui_settings(tmp_path)
+    amc = AmcSimulator(fast_simulator(**SLOW))
+    first = make_app(tmp_path, settings=settings, sim=amc)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: first.ready)
+        batch = await first.runs.start_new(await new_batch(first, 4))
+        await first.runs.leave_all()
+        await pilot.pause(0.3)  # the batch's worker has had its turn: it did not begin
+        assert first.services.runner.running == []  # type: ignore[union-attr]
+        stored = await first.services.store.get_batch(batch.id)
+        assert stored is not None and stored.status is BatchStatus.INTERRUPTED
+        assert {ex.status for ex in stored.executions} == {ExecutionStatus.QUEUED}
+        assert not first.live[batch.id].here
+        first.exit(0)
+
+    second = make_app(tmp_path, settings=settings, sim=amc)
+    async with second.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(second.screen, ResumeOfferScreen))
+        offer = second.screen
+        assert isinstance(offer, ResumeOfferScreen)
+        assert [b.id for b in offer.batches] == [batch.id]
+
+
 async def test_interrupted_batches_are_offered_for_resume_at_start(tmp_path: Path) -> None:
     settings = tui_settings(tmp_path)
     # One AMC for both runs; its executions last about 3 s.

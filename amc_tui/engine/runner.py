@@ -150,6 +150,17 @@ class BatchRunner:
             self._claimed[batch.id] = lock
         return stored
 
+    async def leave_unrun(self, batch_id: str) -> None:
+        """Give up a batch :meth:`add` stored and nobody :meth:`run`: it is marked
+        ``interrupted`` (resumable, nothing of it on AMC) under its lock, then the lock
+        is released."""
+        lock = self._claimed.pop(batch_id, None)
+        try:
+            await self.store.mark_interrupted(batch_id)
+        finally:
+            if lock is not None:
+                lock.release()
+
     async def _run_locked(self, batch_id: str) -> Batch:
         if batch_id in self._runs:
             raise InputError(f"Batch {batch_id} is already running in this process")

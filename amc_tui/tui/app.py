@@ -286,8 +286,9 @@ class AmcApp(App[int]):
     # --- actions ----------------------------------------------------------------------
 
     async def action_quit(self) -> None:
-        """Quit; while batches run here, ask what to do with them first."""
-        running = self.runs.running_here()
+        """Quit; while batches run here (or were just launched), ask what to do with
+        them first."""
+        running = self.runs.started_here()
         if not running:
             self.exit(0)
             return

@@ -7,17 +7,21 @@ the process that runs one elsewhere, or carried out here by resuming a batch nob
 runs.  Each batch shown has its :class:`~amc_tui.tui.live.LiveBatch` in the app's
 ``live`` (:meth:`BatchRuns.track`), marked ``here`` while this process runs it; the
 end of a run here is announced (a notice and the bell).  When the app quits, the
-batches run here are cancelled or left running on AMC, and their runs waited for.
+batches run here are cancelled or left running on AMC, and their runs waited for; a
+batch launched a moment before, whose run has not begun, counts as run here (cancelled
+like the others, or, when left, never begun and marked ``interrupted``).
 Read-only mode refuses to resume or cancel.  The app's ``track``, ``launch``,
 ``resume`` and ``cancel`` come here: screens never drive the runner themselves.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from textual.notifications import SeverityLevel
+from textual.worker import Worker
 
 from amc_tui.domain import Batch, BatchStatus
 from amc_tui.engine.events import BatchFinished
@@ -44,6 +48,7 @@ class BatchRuns:
 
     def __init__(self, app: AmcApp) -> None:
         self.app = app
+        self._leaving = False  # the app is leaving its batches: none begins now
 
     def running_here(self) -> list[LiveBatch]:
         """The batches this process is running now, oldest first."""
@@ -142,25 +147,42 @@ class BatchRuns:
 
     async def cancel_all(self) -> None:
         """Cancel every batch run here (queued executions at once, those in flight on
-        AMC); :meth:`stopped` waits for the runs to end."""
+        AMC); :meth:`stopped` waits for the runs to end.  A batch whose run has not
+        begun gets the cancel through the store and begins cancelled."""
         runner = self.app.services.runner
         assert runner is not None
-        for live in self.running_here():
+        for live in self.started_here():
             await runner.cancel(live.id)
 
     async def leave_all(self) -> None:
         """Stop running the batches here without cancelling them on AMC (each ends
-        ``interrupted``, for a resume), and wait until every run has written its end."""
+        ``interrupted``, for a resume), and wait until every run has written its end.
+        A batch launched here whose run has not begun is not begun: it is marked
+        ``interrupted`` at once, with nothing of it on AMC."""
+        self._leaving = True
         runner = self.app.services.runner
         if runner is not None:
             runner.interrupt(None)
-            await runner.stopped()
+            await self.stopped()
 
     async def stopped(self) -> None:
-        """Wait until no batch runs here and every run has written its end."""
+        """Wait until no batch runs here, nor is about to (its worker has not called
+        the runner yet), and every run has written its end."""
         runner = self.app.services.runner
         assert runner is not None
+        while any(self._may_run(worker) for worker in self.app.workers):
+            if self._leaving:  # a run that began since the last look stops too
+                runner.interrupt(None)
+            await asyncio.sleep(0.01)
         await runner.stopped()
+
+    @staticmethod
+    def _may_run(worker: Worker[object]) -> bool:
+        """Whether a batch's worker may still call the runner.  A cancelled one (the
+        app cancels its workers when it exits) may not: if it had not begun, it never
+        will (Textual then leaves its state as it was), and if it had, what is left of
+        its run the runner waits for itself."""
+        return worker.group == "batches" and not worker.is_finished and not worker.is_cancelled
 
     def _start(self, batch_id: str) -> None:
         self.app.run_worker(
@@ -175,7 +197,11 @@ class BatchRuns:
         runner = app.services.runner
         assert runner is not None
         try:
-            await runner.run(batch_id)
+            if self._leaving:
+                log.info("batch %s: not begun, the app is leaving its batches", batch_id)
+                await runner.leave_unrun(batch_id)
+            else:
+                await runner.run(batch_id)
         except AmcTuiError as error:
             log.error("batch %s: %s", batch_id, error.log_text())
             app.notify(
