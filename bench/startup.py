@@ -45,6 +45,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from own_rss import inherited_floor_mb
+
 BENCH = Path(__file__).resolve().parent
 HEADLESS_TARGET = 0.3
 TUI_TARGET = 1.0
@@ -351,6 +353,10 @@ def main() -> None:
         config.write_text(PROFILE, encoding="utf-8")
         configured = {**full.env, **PROFILE_SECRETS}
         tui = throwaway_home(Path(scratch) / "tui", pycache=pycache)
+        print(
+            "rss: each process's peak by wait4, which reads no less than this bench's own "
+            f"({inherited_floor_mb():.1f} MB; see bench/own_rss.py)"
+        )
         python = str(Path(sys.executable))
         commands: list[tuple[str, list[str], Home, float | None]] = [
             ("python -c pass", [python, "-c", "pass"], empty, None),
