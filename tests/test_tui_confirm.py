@@ -14,11 +14,20 @@ from tui_support import make_app, wait_for
 
 from amc_tui.amc.simulator import SimInstance
 from amc_tui.amc.simulator.demo_data import demo_instances
-from amc_tui.domain import Instance, InstanceType, QuerySpec, TimeWindow, TimeWindowType
+from amc_tui.domain import (
+    BatchStatus,
+    Instance,
+    InstanceType,
+    QuerySpec,
+    TimeWindow,
+    TimeWindowType,
+)
 from amc_tui.errors import StoreError
+from amc_tui.store.history import HistoryStore
 from amc_tui.tui.app import AmcApp
 from amc_tui.tui.screens.confirm import ConfirmScreen
 from amc_tui.tui.screens.dashboard import DashboardScreen
+from amc_tui.tui.screens.dialogs import QuitScreen
 from amc_tui.tui.screens.instances import InstancesScreen
 
 AppPilot = Pilot[Any]
@@ -142,6 +151,34 @@ async def test_ctrl_s_typed_in_a_burst_launches_every_character_typed_before_it(
         _, query = await stored_query(app)
         assert query.sql == typed
         await pilot.pause(0.3)  # the dashboard composed before the app closes
+
+
+async def test_ctrl_q_typed_right_after_ctrl_s_asks_about_the_batch_launched(
+    tmp_path: Path,
+) -> None:
+    """ctrl+s then ctrl+q in one burst: the quit waits for the launch under way, then asks
+    about the batch, rather than quitting at once with the launch dropped."""
+    slow = fast_simulator(time_scale=10.0, duration_min=300, duration_max=300)
+    app = make_app(tmp_path, simulator=slow)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_confirm(app, pilot, 2, query=QuerySpec(sql="SELECT 1"))
+        assert screen.query_one("#sql", TextArea).text == "SELECT 1"
+        app.post_message(events.Key("ctrl+s", None))
+        app.post_message(events.Key("ctrl+q", None))
+        app.post_message(events.Key("ctrl+q", None))  # pressed again while it waits
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), what="the question")
+        await pilot.pause(0.2)
+        (summary,) = await app.services.store.list_batches()
+        asking = app.screen
+        assert isinstance(asking, QuitScreen)
+        assert [live.id for live in asking.running] == [summary.id]
+        assert sum(isinstance(s, QuitScreen) for s in app.screen_stack) == 1
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.is_running, timeout=30, what="exit")
+
+    async with await HistoryStore.open(app.settings.paths.history_db) as store:
+        stored = await store.get_batch(summary.id)
+    assert stored is not None and stored.status is BatchStatus.CANCELLED
 
 
 KEY_OF = {" ": "space", ",": "comma", "_": "underscore"}

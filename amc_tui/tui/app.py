@@ -16,6 +16,7 @@ batches left ``interrupted`` by an earlier run are offered for resume on start.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Iterable
@@ -26,6 +27,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.driver import Driver
 from textual.screen import Screen
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from amc_tui.domain import Batch, BatchStatus, Instance, QuerySpec, utc_now
 from amc_tui.engine.locks import is_owned_elsewhere
@@ -35,6 +37,7 @@ from amc_tui.tui.batch_runs import BatchRuns
 from amc_tui.tui.collector import CollectorTuning
 from amc_tui.tui.download_news import DownloadNews
 from amc_tui.tui.live import LiveBatch
+from amc_tui.tui.messages import QuitAsked
 from amc_tui.tui.screen_news import ScreenNews, is_visible
 from amc_tui.tui.services import Clock, TuiServices
 from amc_tui.tui.stop_signals import StopSignals
@@ -287,12 +290,23 @@ class AmcApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit; while batches run here (or were just launched), ask what to do with
-        them first."""
+        them first: once the keys typed before ``ctrl+q`` are acted on (:class:`QuitAsked`)."""
+        (self.focused or self.screen).post_message(QuitAsked())
+
+    async def on_quit_asked(self, _message: QuitAsked) -> None:
+        from amc_tui.tui.screens.dialogs import QuitScreen
+
+        if isinstance(self.screen, QuitScreen):
+            return  # already asking
+        launching = self.runs.launching()
+        if launching:
+            # ctrl+s then ctrl+q: ask once the batch is stored and started.
+            self.run_worker(self._quit_once_launched(launching), group="ui")
+            return
         running = self.runs.started_here()
         if not running:
             self.exit(0)
             return
-        from amc_tui.tui.screens.dialogs import QuitScreen
 
         async def chosen(choice: str | None) -> None:
             if choice == "cancel":
@@ -305,6 +319,12 @@ class AmcApp(App[int]):
                 self.exit(0)
 
         await self.push_screen(QuitScreen(running), chosen)
+
+    async def _quit_once_launched(self, launching: list[Worker[object]]) -> None:
+        for worker in launching:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await worker.wait()
+        await self.action_quit()
 
     async def action_help(self) -> None:
         from amc_tui.tui.screens.help import HelpScreen

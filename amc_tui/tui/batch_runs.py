@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LAUNCH_WORKER = "launch"
+"""The name of the worker that hands a confirmed batch over: stores it, starts it and
+shows its dashboard (:mod:`amc_tui.tui.screens.confirm`)."""
+
 FINISH_SEVERITY: dict[BatchStatus, SeverityLevel] = {
     BatchStatus.COMPLETED: "information",
     BatchStatus.PARTIAL: "warning",
@@ -69,6 +73,15 @@ class BatchRuns:
             live
             for live in self.app.live.values()
             if live.here and live.id not in ids and not live.status.is_terminal
+        ]
+
+    def launching(self) -> list[Worker[object]]:
+        """The launches under way: a batch confirmed (``ctrl+s``) and not yet stored
+        and started, which :meth:`started_here` cannot list yet."""
+        return [
+            worker
+            for worker in self.app.workers
+            if worker.name == LAUNCH_WORKER and not worker.is_finished and not worker.is_cancelled
         ]
 
     async def track(self, batch_id: str) -> LiveBatch | None:

@@ -1,4 +1,5 @@
-"""The messages the app posts to its screens (dataclass messages, as in ``posting``).
+"""The messages the app posts to its screens (dataclass messages, as in ``posting``),
+and the one it sends itself the way keys go (:class:`QuitAsked`).
 
 The runner's events arrive as plain callbacks (:mod:`amc_tui.engine.events`); the app
 applies each one to its :class:`~amc_tui.tui.live.LiveBatch` as it comes and tells
@@ -36,3 +37,14 @@ class DownloadUpdated(Message):
     """
 
     update: DownloadUpdate
+
+
+class QuitAsked(Message):
+    """``ctrl+q`` pressed, sent to the focused widget to bubble back up to the app.
+
+    ``ctrl+q`` is a priority binding: the app acts on it as it reads it, before the keys
+    read just before it have reached the focused widget and bubbled back up to the
+    bindings they call.  Typed ahead, ``ctrl+s`` ``ctrl+q`` would quit before the launch
+    began.  This message takes the way those keys took, behind them, so the app decides
+    once they have been acted on.
+    """

@@ -34,6 +34,7 @@ from amc_tui.engine.validation import build_batch, build_query, build_time_windo
 from amc_tui.errors import AmcTuiError, InputError
 from amc_tui.param_input import merge_params, parse_param_option
 from amc_tui.query_library import LibraryQuery, load_library
+from amc_tui.tui.batch_runs import LAUNCH_WORKER
 from amc_tui.tui.screens.base import AmcScreen
 from amc_tui.tui.screens.confirm_form import (
     DEFAULT_WINDOW,
@@ -338,7 +339,7 @@ class ConfirmScreen(AmcScreen):
             self.services.ui_state.set(REMEMBERED_QUERY, self.library[int(source[4:])].label)
         # The app runs the hand-over, as this screen goes away: escape from the
         # dashboard then returns to the instances.
-        self.app.run_worker(self._hand_over(self.amc_app, batch), name="launch", group="ui")
+        self.app.run_worker(self._hand_over(self.amc_app, batch), name=LAUNCH_WORKER, group="ui")
 
     async def _build_batch(self, query: QuerySpec) -> Batch | None:
         settings = self.services.settings
