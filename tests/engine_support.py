@@ -68,17 +68,9 @@ class EngineEnv:
     def ids(self, n: int) -> list[str]:
         return [i.instance_id for i in self.instances[:n]]
 
-    async def new_batch(
-        self,
-        n: int,
-        *,
-        query: QuerySpec | None = None,
-        engine: EngineSettings | None = None,
-        max_concurrency: int | None = None,
-    ) -> Batch:
-        """A validated batch on the first ``n`` instances, stored."""
-        built = self.built_batch(n, query=query, engine=engine, max_concurrency=max_concurrency)
-        return await self.store.create_batch(built)
+    async def new_batch(self, n: int, **options: Any) -> Batch:
+        """A validated batch on the first ``n`` instances (:meth:`built_batch`), stored."""
+        return await self.store.create_batch(self.built_batch(n, **options))
 
     def built_batch(
         self,

@@ -20,13 +20,19 @@ linux_proc = pytest.mark.skipif(
 )
 
 
+def resident(mb: int) -> bytearray:
+    """``mb`` MB of memory, every page touched (so resident)."""
+    ballast = bytearray(mb * 1024 * 1024)
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    return ballast
+
+
 @linux_proc
 def test_a_child_reports_its_own_peak_where_wait4_reports_the_parents() -> None:
     # This test process holds far more than a bare Python (pytest, the app's modules,
     # and 64 MB more here), so a child that only starts Python is well below it.
-    ballast = bytearray(64 * 1024 * 1024)
-    for i in range(0, len(ballast), 4096):
-        ballast[i] = 1
+    ballast = resident(64)
     floor = inherited_floor_mb()
     code = (
         f"import sys; sys.path.insert(0, {str(BENCH)!r}); import own_rss;"
@@ -47,9 +53,7 @@ def test_a_child_reports_its_own_peak_where_wait4_reports_the_parents() -> None:
 
 @linux_proc
 def test_this_process_peak_is_at_least_what_it_holds() -> None:
-    ballast = bytearray(32 * 1024 * 1024)
-    for i in range(0, len(ballast), 4096):
-        ballast[i] = 1
+    ballast = resident(32)
     own = own_peak_rss_mb()
     assert own is not None and own >= 32
     del ballast

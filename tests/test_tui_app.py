@@ -4,24 +4,35 @@ run by another process, the command palette, help and read-only mode."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine_support import fast_simulator
 from test_tui_dashboard import notices, rows_text
 from textual.app import App
 from textual.command import CommandPalette
+from textual.pilot import Pilot
 from tui_support import make_app, new_batch, tui_settings, wait_for
 
 from amc_tui.amc.simulator import AmcSimulator
-from amc_tui.domain import BatchStatus, ExecutionStatus
+from amc_tui.domain import Batch, BatchStatus, ExecutionStatus
 from amc_tui.engine.locks import BatchLock
 from amc_tui.store.history import HistoryStore
+from amc_tui.tui.app import AmcApp
 from amc_tui.tui.screens.dashboard import DashboardScreen
 from amc_tui.tui.screens.dialogs import QuitScreen, ResumeOfferScreen
 from amc_tui.tui.screens.help import HelpScreen
 from amc_tui.tui.screens.history import HistoryScreen
 
 SLOW = {"time_scale": 10.0, "duration_min": 300, "duration_max": 300}
+
+
+async def stored_batch(app: AmcApp, batch_id: str) -> Batch:
+    """The batch as the app left it in its history file (read once the app has exited)."""
+    async with await HistoryStore.open(app.settings.paths.history_db) as store:
+        stored = await store.get_batch(batch_id)
+    assert stored is not None
+    return stored
 
 
 async def test_quit_while_running_can_stay_or_leave_the_batch_resumable(tmp_path: Path) -> None:
@@ -44,9 +55,7 @@ async def test_quit_while_running_can_stay_or_leave_the_batch_resumable(tmp_path
         await pilot.press("l")  # leave it running on AMC
         await wait_for(pilot, lambda: not app.is_running, timeout=30, what="exit")
 
-    async with await HistoryStore.open(app.settings.paths.history_db) as store:
-        stored = await store.get_batch(batch.id)
-    assert stored is not None
+    stored = await stored_batch(app, batch.id)
     assert stored.status is BatchStatus.INTERRUPTED
     on_amc = [ex for ex in stored.executions if ex.amc_execution_id]
     assert on_amc and all(
@@ -54,34 +63,31 @@ async def test_quit_while_running_can_stay_or_leave_the_batch_resumable(tmp_path
     )
 
 
-async def test_quit_and_cancel_cancels_on_amc_before_leaving(tmp_path: Path) -> None:
+async def offered_for_resume(app: AmcApp, pilot: Pilot[Any]) -> list[str]:
+    """The batches the app offers to resume as it starts."""
+    await wait_for(pilot, lambda: isinstance(app.screen, ResumeOfferScreen))
+    offer = app.screen
+    assert isinstance(offer, ResumeOfferScreen)
+    return [b.id for b in offer.batches]
+
+
+@pytest.mark.parametrize("moment", ["in flight", "before its run begins"])
+async def test_quit_and_cancel_cancels_on_amc_before_leaving(tmp_path: Path, moment: str) -> None:
     app = make_app(tmp_path, simulator=fast_simulator(**SLOW))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.ready)
-        batch = await new_batch(app, 7)
-        await app.launch(batch)
-        live = app.live[batch.id]
-        await wait_for(pilot, lambda: live.counts().in_flight == 5, what="in flight")
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
-        await pilot.press("c")
-        await wait_for(pilot, lambda: not app.is_running, timeout=30, what="exit")
-
-    async with await HistoryStore.open(app.settings.paths.history_db) as store:
-        stored = await store.get_batch(batch.id)
-    assert stored is not None and stored.status is BatchStatus.CANCELLED
-    assert {ex.status for ex in stored.executions} == {ExecutionStatus.CANCELLED}
-
-
-async def test_quit_right_after_a_launch_asks_and_cancels_it(tmp_path: Path) -> None:
-    # ctrl+q read in the same moment as the launch (typed ahead over a slow link):
-    # the batch's worker has not yet called the runner, and the quit still asks.
-    app = make_app(tmp_path, simulator=fast_simulator(**SLOW))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.ready)
-        batch = await app.runs.start_new(await new_batch(app, 7))
-        assert batch.id not in app.services.runner.running  # type: ignore[union-attr]
-        await app.action_quit()
+        if moment == "in flight":
+            batch = await new_batch(app, 7)
+            await app.launch(batch)
+            live = app.live[batch.id]
+            await wait_for(pilot, lambda: live.counts().in_flight == 5, what="in flight")
+            await pilot.press("ctrl+q")
+        else:
+            # ctrl+q read in the same moment as the launch: the batch's worker has not
+            # yet called the runner, and the quit still asks.
+            batch = await app.runs.start_new(await new_batch(app, 7))
+            assert batch.id not in app.services.runner.running  # type: ignore[union-attr]
+            await app.action_quit()
         await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
         quitting = app.screen
         assert isinstance(quitting, QuitScreen)
@@ -89,9 +95,8 @@ async def test_quit_right_after_a_launch_asks_and_cancels_it(tmp_path: Path) -> 
         await pilot.press("c")
         await wait_for(pilot, lambda: not app.is_running, timeout=30, what="exit")
 
-    async with await HistoryStore.open(app.settings.paths.history_db) as store:
-        stored = await store.get_batch(batch.id)
-    assert stored is not None and stored.status is BatchStatus.CANCELLED
+    stored = await stored_batch(app, batch.id)
+    assert stored.status is BatchStatus.CANCELLED
     assert {ex.status for ex in stored.executions} == {ExecutionStatus.CANCELLED}
 
 
@@ -130,10 +135,7 @@ async def test_a_batch_left_before_its_run_begins_is_offered_at_the_next_start(
 
     second = make_app(tmp_path, settings=settings, sim=amc)
     async with second.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(second.screen, ResumeOfferScreen))
-        offer = second.screen
-        assert isinstance(offer, ResumeOfferScreen)
-        assert [b.id for b in offer.batches] == [batch.id]
+        assert await offered_for_resume(second, pilot) == [batch.id]
 
 
 async def test_interrupted_batches_are_offered_for_resume_at_start(tmp_path: Path) -> None:
@@ -153,10 +155,7 @@ async def test_interrupted_batches_are_offered_for_resume_at_start(tmp_path: Pat
 
     second = make_app(tmp_path, settings=settings, sim=amc)
     async with second.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(second.screen, ResumeOfferScreen))
-        offer = second.screen
-        assert isinstance(offer, ResumeOfferScreen)
-        assert [b.id for b in offer.batches] == [batch.id]
+        assert await offered_for_resume(second, pilot) == [batch.id]
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(second.screen, DashboardScreen))
         await wait_for(
