@@ -19,6 +19,7 @@ from amc_tui.domain import Batch, BatchStatus, ExecutionStatus
 from amc_tui.engine.locks import BatchLock
 from amc_tui.store.history import HistoryStore
 from amc_tui.tui.app import AmcApp
+from amc_tui.tui.messages import QuitAsked
 from amc_tui.tui.screens.dashboard import DashboardScreen
 from amc_tui.tui.screens.dialogs import QuitScreen, ResumeOfferScreen
 from amc_tui.tui.screens.help import HelpScreen
@@ -136,6 +137,26 @@ async def test_a_batch_left_before_its_run_begins_is_offered_at_the_next_start(
     second = make_app(tmp_path, settings=settings, sim=amc)
     async with second.run_test(size=(80, 24)) as pilot:
         assert await offered_for_resume(second, pilot) == [batch.id]
+
+
+async def test_ctrl_q_decides_even_when_its_message_never_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ctrl+q's QuitAsked goes to the focused widget, to come back behind the keys it
+    # holds; a widget closed meanwhile drops it.  The app decides after FALLBACK anyway.
+    lost: list[QuitAsked] = []
+
+    async def never_back(_app: AmcApp, message: QuitAsked) -> None:
+        lost.append(message)
+
+    monkeypatch.setattr(AmcApp, "on_quit_asked", never_back)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.ready)
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: lost, what="the message lost")
+        assert app.is_running
+        await wait_for(pilot, lambda: not app.is_running, timeout=10, what="exit")
 
 
 async def test_interrupted_batches_are_offered_for_resume_at_start(tmp_path: Path) -> None:

@@ -10,13 +10,13 @@ comes, and tells the screens which rows changed, at most 20 times a second
 Screens call the methods here to launch, resume, cancel and open batches; they never
 drive the runner themselves.
 
-Quitting while a batch runs asks first (cancel it, leave it running on AMC, or stay);
+Quitting while a batch runs asks first (cancel it, leave it running on AMC, or stay:
+:mod:`~amc_tui.tui.quitting`);
 batches left ``interrupted`` by an earlier run are offered for resume on start.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 from collections.abc import Iterable
@@ -27,7 +27,6 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.driver import Driver
 from textual.screen import Screen
-from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from amc_tui.domain import Batch, BatchStatus, Instance, QuerySpec, utc_now
 from amc_tui.engine.locks import is_owned_elsewhere
@@ -38,6 +37,7 @@ from amc_tui.tui.collector import CollectorTuning
 from amc_tui.tui.download_news import DownloadNews
 from amc_tui.tui.live import LiveBatch
 from amc_tui.tui.messages import QuitAsked
+from amc_tui.tui.quitting import Quitting
 from amc_tui.tui.screen_news import ScreenNews, is_visible
 from amc_tui.tui.services import Clock, TuiServices
 from amc_tui.tui.stop_signals import StopSignals
@@ -81,6 +81,7 @@ class AmcApp(App[int]):
         """A pager (or another program) has the terminal: the app is suspended."""
         self.live: dict[str, LiveBatch] = {}
         self.runs = BatchRuns(self)
+        self.quitting = Quitting(self)
         self.news = ScreenNews(self)
         self.updates = LiveUpdates(
             self.live, now=self.now, tell=self.news.tell, announce=self.runs.announce_later
@@ -290,41 +291,11 @@ class AmcApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit; while batches run here (or were just launched), ask what to do with
-        them first: once the keys typed before ``ctrl+q`` are acted on (:class:`QuitAsked`)."""
-        (self.focused or self.screen).post_message(QuitAsked())
+        them first (:mod:`~amc_tui.tui.quitting`)."""
+        self.quitting.ask()
 
-    async def on_quit_asked(self, _message: QuitAsked) -> None:
-        from amc_tui.tui.screens.dialogs import QuitScreen
-
-        if isinstance(self.screen, QuitScreen):
-            return  # already asking
-        launching = self.runs.launching()
-        if launching:
-            # ctrl+s then ctrl+q: ask once the batch is stored and started.
-            self.run_worker(self._quit_once_launched(launching), group="ui")
-            return
-        running = self.runs.started_here()
-        if not running:
-            self.exit(0)
-            return
-
-        async def chosen(choice: str | None) -> None:
-            if choice == "cancel":
-                await self.runs.cancel_all()
-                self.notify("Cancelling on AMC before leaving…")
-                await self.runs.stopped()
-                self.exit(0)
-            elif choice == "leave":
-                await self.runs.leave_all()
-                self.exit(0)
-
-        await self.push_screen(QuitScreen(running), chosen)
-
-    async def _quit_once_launched(self, launching: list[Worker[object]]) -> None:
-        for worker in launching:
-            with contextlib.suppress(WorkerCancelled, WorkerFailed):
-                await worker.wait()
-        await self.action_quit()
+    async def on_quit_asked(self, message: QuitAsked) -> None:
+        await self.quitting.decide(message)
 
     async def action_help(self) -> None:
         from amc_tui.tui.screens.help import HelpScreen

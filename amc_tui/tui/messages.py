@@ -48,3 +48,7 @@ class QuitAsked(Message):
     began.  This message takes the way those keys took, behind them, so the app decides
     once they have been acted on.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decided = False  # answered (it may come back late, after the app's fallback)
