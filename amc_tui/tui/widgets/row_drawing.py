@@ -88,8 +88,7 @@ class RowDrawing(FixedTable):
         return super().rich_style
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._style_of_pass = None
-        self._style_of_pass = self.rich_style
+        self._style_of_pass = super().rich_style
         try:
             return super().render_lines(crop)
         finally:
